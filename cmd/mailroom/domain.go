@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"mailroom/internal/directory"
+)
+
+func runDomain(ctx context.Context, e *env, args []string) error {
+	return dispatch(ctx, e, "domain", []sub{
+		{"add", domainAdd},
+		{"list", domainList},
+		{"show", domainShow},
+		{"remove", domainRemove},
+	}, args)
+}
+
+func domainAdd(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain add", "[--netbios NAME] DOMAIN")
+	netbios := f.String("netbios", "", "NetBIOS name (default: the first label, upper case)")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	in, err := openInstance(ctx, e, *f.data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	d, err := in.Directory.AddDomain(ctx, pos[0], *netbios)
+	if err != nil {
+		return err
+	}
+	return emit(e, *f.json, d, func(w io.Writer) {
+		fmt.Fprintf(w, "Added domain %s (NetBIOS %s).\n", d.Name, d.NetBIOS)
+	})
+}
+
+func domainList(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain list", "")
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	in, err := openInstance(ctx, e, *f.data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	ds, err := in.Directory.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	if ds == nil {
+		ds = []directory.Domain{}
+	}
+	return emit(e, *f.json, ds, func(w io.Writer) {
+		fmt.Fprintln(w, "DOMAIN\tNETBIOS\tCREATED")
+		for _, d := range ds {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02"))
+		}
+	})
+}
+
+func domainShow(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain show", "DOMAIN")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	in, err := openInstance(ctx, e, *f.data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	d, err := in.Directory.Domain(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	users, err := in.Directory.Users(ctx)
+	if err != nil {
+		return err
+	}
+	var count int
+	for _, u := range users {
+		if u.Domain == d.Name {
+			count++
+		}
+	}
+	out := struct {
+		directory.Domain
+		Mailboxes int `json:"mailboxes"`
+	}{d, count}
+	return emit(e, *f.json, out, func(w io.Writer) {
+		fmt.Fprintf(w, "Domain:\t%s\nNetBIOS:\t%s\nCreated:\t%s\nMailboxes:\t%d\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02 15:04:05"), count)
+	})
+}
+
+func domainRemove(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain remove", "DOMAIN")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	in, err := openInstance(ctx, e, *f.data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := in.Directory.RemoveDomain(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Removed domain %s.\n", pos[0])
+	return nil
+}

@@ -1,0 +1,173 @@
+// Package blob keeps message bytes on disk, content-addressed by their SHA-256, each
+// written once however many mailboxes hold it.
+//
+// A blob is durable when Put returns: the file and its directory entry are fsynced. Blobs
+// are immutable; the package never rewrites one in place. Which blobs are still referenced
+// is the store's business: this package only writes, reads and removes files.
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrNotFound is returned when no blob has the asked-for id.
+var ErrNotFound = errors.New("blob not found")
+
+// Dir is a blob area on the local file system.
+type Dir struct {
+	root string
+}
+
+// Open returns the blob area rooted at dir, creating it if needed.
+func Open(dir string) (*Dir, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, fmt.Errorf("blob area %s: %w", dir, err)
+	}
+	return &Dir{root: dir}, nil
+}
+
+// ID returns the id a blob with these bytes has: the hex SHA-256.
+func ID(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func (d *Dir) path(id string) (string, error) {
+	if len(id) != 64 {
+		return "", fmt.Errorf("blob id %q: %w", id, ErrNotFound)
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", fmt.Errorf("blob id %q: %w", id, ErrNotFound)
+	}
+	return filepath.Join(d.root, id[:2], id[2:4], id), nil
+}
+
+// Put stores data durably and returns its id. If a blob with the same bytes exists it is
+// kept as it is.
+func (d *Dir) Put(ctx context.Context, data []byte) (string, error) {
+	id := ID(data)
+	p, _ := d.path(id)
+	if _, err := os.Stat(p); err == nil {
+		return id, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := d.write(p, data); err != nil {
+		return "", fmt.Errorf("store blob %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// Ensure makes sure the blob with this id exists, writing data again if it went missing.
+// The store calls it under its write lock when a blob row is first created, to close the
+// window in which a concurrent removal could take away a file that Put had found present.
+func (d *Dir) Ensure(id string, data []byte) error {
+	p, err := d.path(id)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := d.write(p, data); err != nil {
+		return fmt.Errorf("store blob %s: %w", id, err)
+	}
+	return nil
+}
+
+func (d *Dir) write(p string, data []byte) error {
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "put-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory holding the new name is synced; the
+	// parents were synced when first created below.
+	return syncDirs(dir, filepath.Dir(dir), d.root)
+}
+
+func syncDirs(dirs ...string) error {
+	for _, dir := range dirs {
+		f, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Read returns the whole blob.
+func (d *Dir) Read(id string) ([]byte, error) {
+	p, err := d.path(id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// Open returns a reader over the blob, for streaming large messages.
+func (d *Dir) Open(id string) (io.ReadSeekCloser, error) {
+	p, err := d.path(id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// Remove deletes a blob; removing one that does not exist is not an error.
+func (d *Dir) Remove(id string) error {
+	p, err := d.path(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove blob %s: %w", id, err)
+	}
+	return nil
+}

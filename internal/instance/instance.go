@@ -1,0 +1,138 @@
+// Package instance opens a Mailroom data directory: its configuration, database,
+// directory and mailbox store, ready for the server or an admin command.
+//
+// It is the one place that knows how those parts are put together on disk; it never
+// listens on the network (that is the server's job).
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"mailroom/internal/blob"
+	"mailroom/internal/config"
+	"mailroom/internal/db"
+	"mailroom/internal/directory"
+	"mailroom/internal/store"
+	"mailroom/internal/store/sqlstore"
+	"mailroom/internal/tlsconf"
+)
+
+// ErrNotInitialised says the data directory has no configuration file.
+var ErrNotInitialised = errors.New("not a Mailroom data directory")
+
+// Instance is an opened data directory.
+type Instance struct {
+	Config    config.Config
+	DB        *db.DB
+	Directory *directory.Directory
+	Store     store.Store
+}
+
+// Open loads DIR/mailroom.toml and opens what it names.
+func Open(ctx context.Context, dir string, logger *slog.Logger) (*Instance, error) {
+	file := filepath.Join(dir, config.DefaultFile)
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no %s (run 'mailroom init --data %s' first)", ErrNotInitialised, dir, config.DefaultFile, dir)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg, logger)
+}
+
+func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instance, error) {
+	d, err := db.OpenSQLite(ctx, cfg.Path(cfg.Store.Path))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directory.New(ctx, d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	blobs, err := blob.Open(cfg.Path(cfg.Store.Blobs))
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	st, err := sqlstore.New(ctx, d, blobs, sqlstore.Options{
+		MaxMessageSize: int64(cfg.SMTP.MaxMessageSize),
+		Logger:         logger,
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &Instance{Config: cfg, DB: d, Directory: dir, Store: st}, nil
+}
+
+// Close closes the store and the database.
+func (in *Instance) Close() error {
+	return errors.Join(in.Store.Close(), in.DB.Close())
+}
+
+// InitOptions say what `mailroom init` creates.
+type InitOptions struct {
+	Dir      string
+	Hostname string
+	Domain   string // the first mail domain; "" adds none
+}
+
+// Init creates a new data directory: configuration, database, blob area, a self-signed
+// certificate and the first domain. It refuses a directory that exists and is not empty,
+// and removes what it created if any step fails, so nothing is left half-made.
+func Init(ctx context.Context, o InitOptions, logger *slog.Logger) (err error) {
+	if o.Dir == "" {
+		return errors.New("init needs a data directory")
+	}
+	if entries, rerr := os.ReadDir(o.Dir); rerr == nil && len(entries) > 0 {
+		return fmt.Errorf("%s already exists and is not empty: init never overwrites a data directory", o.Dir)
+	} else if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return fmt.Errorf("data directory %s: %w", o.Dir, rerr)
+	}
+	cfg := config.Default(o.Dir, o.Hostname)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// Only what init itself made is there: the directory was empty or absent.
+			entries, _ := os.ReadDir(o.Dir)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(o.Dir, e.Name()))
+			}
+		}
+	}()
+	names := []string{o.Hostname}
+	if o.Domain != "" {
+		names = append(names, "autodiscover."+o.Domain, "autoconfig."+o.Domain)
+	}
+	if err := tlsconf.WriteSelfSigned(cfg.Path(cfg.TLS.Cert), cfg.Path(cfg.TLS.Key), names); err != nil {
+		return fmt.Errorf("self-signed certificate: %w", err)
+	}
+	in, err := open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if o.Domain != "" {
+		if _, err := in.Directory.AddDomain(ctx, o.Domain, ""); err != nil {
+			return err
+		}
+	}
+	// The configuration goes last: its presence marks a finished data directory.
+	if err := os.WriteFile(filepath.Join(o.Dir, config.DefaultFile), config.Render(cfg), 0o640); err != nil {
+		return fmt.Errorf("write configuration: %w", err)
+	}
+	return nil
+}

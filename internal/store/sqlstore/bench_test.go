@@ -1,0 +1,131 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"mailroom/internal/store"
+)
+
+func benchMessage(size int) []byte {
+	var b strings.Builder
+	b.WriteString("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: benchmark\r\nMessage-ID: <bench@x>\r\n\r\n")
+	line := "The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
+	for b.Len() < size {
+		b.WriteString(line)
+	}
+	return []byte(b.String()[:size])
+}
+
+// BenchmarkDeliver measures a durable delivery (blob fsync, then one committed
+// transaction) of a 10 KB and a 1 MB message.
+func BenchmarkDeliver(b *testing.B) {
+	for _, size := range []int{10 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			s, d := open(b, b.TempDir())
+			defer d.Close()
+			defer s.Close()
+			ctx := context.Background()
+			if _, err := s.EnsureAccount(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			base := benchMessage(size)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				raw := append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), base...)
+				if _, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLargeFolder measures, on a folder of 100,000 messages, listing UIDs and flags,
+// reading the changes after a point 1,000 changes back, and searching.
+func BenchmarkLargeFolder(b *testing.B) {
+	const n = 100_000
+	s, d := open(b, b.TempDir())
+	defer d.Close()
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.EnsureAccount(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	// Deliver a few hundred distinct messages the normal way, then multiply the rows in
+	// SQL: a real delivery per message would make the set-up take many minutes.
+	const distinct = 500
+	var folder store.FolderID
+	for i := range distinct {
+		raw := fmt.Appendf(nil, "From: user%d@example.test\r\nTo: bob@example.test\r\nSubject: topic %d\r\nMessage-ID: <%d@bench>\r\n\r\nBody number %d mentions code%05d.\r\n", i, i, i, i, i)
+		ds, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		folder = ds[0].Folder
+	}
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM k WHERE x < $2)
+			INSERT INTO messages (account, folder, uid, modseq, flags, keywords, size, internal_date, sent_date, blob, message_id, summary, props)
+			SELECT account, folder, uid + k.x * $3, modseq, (k.x % 3) & 1, keywords, size, internal_date, sent_date, blob, message_id, summary, props
+			FROM messages, k WHERE folder = $1`, folder, n/distinct-1, distinct)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE blobs SET refs = refs * $1`, n/distinct)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// 1,000 changes after a point: flag changes one by one.
+	list, err := s.List(ctx, folder)
+	if err != nil || len(list) != n {
+		b.Fatalf("list: %d messages, %v", len(list), err)
+	}
+	acct, _ := s.Account(ctx, 1)
+	for i := range 1000 {
+		if _, err := s.StoreFlags(ctx, store.FlagUpdate{Folder: folder, UIDs: []store.UID{list[i].UID}, Op: store.FlagsAdd, Flags: []string{store.FlagFlagged}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	b.Run("List100k", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if l, err := s.List(ctx, folder); err != nil || len(l) != n {
+				b.Fatal(len(l), err)
+			}
+		}
+	})
+	b.Run("ChangesSince1000", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if ch, _, err := s.Changes(ctx, 1, acct.ModSeq, 0); err != nil || len(ch) != 1000 {
+				b.Fatal(len(ch), err)
+			}
+		}
+	})
+	searches := []struct {
+		name string
+		c    store.Criteria
+		want int
+	}{
+		{"Body", store.Criteria{Body: "code00042"}, n / distinct},
+		{"Subject", store.Criteria{Subject: "topic 77"}, n / distinct},
+		{"Unseen", store.Criteria{NotFlags: []string{store.FlagSeen}}, -1},
+		{"FromAndBody", store.Criteria{From: "user12@", Body: "number 12 "}, n / distinct},
+	}
+	for _, sc := range searches {
+		b.Run("Search"+sc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				got, err := s.Search(ctx, folder, &sc.c)
+				if err != nil || (sc.want >= 0 && len(got) != sc.want) {
+					b.Fatalf("%d results, %v", len(got), err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,271 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"mailroom/internal/blob"
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// summary is what the messages table keeps of the parse done at delivery.
+type summary struct {
+	Envelope mime.Envelope `json:"envelope"`
+	Root     mime.Part     `json:"root"`
+}
+
+// Deliver implements store.Store. The blob is written and fsynced first, outside the
+// write lock; then one transaction adds every copy. A crash in between leaves at worst an
+// unreferenced blob file, never a message row without its bytes.
+func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Placement) ([]store.Delivered, error) {
+	if len(to) == 0 {
+		return nil, fmt.Errorf("%w: a delivery needs at least one placement", store.ErrInvalid)
+	}
+	if len(m.Raw) == 0 {
+		return nil, fmt.Errorf("%w: the message is empty", store.ErrInvalid)
+	}
+	size := int64(len(m.Raw))
+	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes is over the limit of %d", store.ErrTooLarge, size, s.opts.MaxMessageSize)
+	}
+	flags, keywords, err := splitFlags(m.Flags)
+	if err != nil {
+		return nil, err
+	}
+	parsed := mime.Parse(m.Raw)
+	sum, err := json.Marshal(summary{Envelope: parsed.Envelope, Root: parsed.Root})
+	if err != nil {
+		return nil, fmt.Errorf("encode message summary: %w", err)
+	}
+	var props string
+	if len(m.Props) > 0 {
+		b, err := json.Marshal(m.Props)
+		if err != nil {
+			return nil, fmt.Errorf("encode message properties: %w", err)
+		}
+		props = string(b)
+	}
+	date := m.InternalDate
+	if date.IsZero() {
+		date = s.opts.Now()
+	}
+	var sent int64
+	if t, ok := parsed.Envelope.SentDate(); ok {
+		sent = micros(t)
+	}
+	blobID, err := s.blobs.Put(ctx, m.Raw)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []store.Delivered
+	modseqs := map[store.AccountID]store.ModSeq{}
+	err = s.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
+		err := runTx(func(tx *sql.Tx) error {
+			out = out[:0]
+			clear(modseqs)
+			if err := s.addBlobRef(ctx, tx, blobID, m.Raw, parsed); err != nil {
+				return err
+			}
+			for i, p := range to {
+				if i > 0 {
+					if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = $1`, blobID); err != nil {
+						return fmt.Errorf("reference blob: %w", err)
+					}
+				}
+				folder, err := placementFolder(ctx, tx, p)
+				if err != nil {
+					return err
+				}
+				var quota, used int64
+				if err := tx.QueryRowContext(ctx, `SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1`, p.Account).Scan(&quota, &used); err != nil {
+					return fmt.Errorf("account %d: %w", p.Account, err)
+				}
+				if quota > 0 && used+size > quota {
+					return fmt.Errorf("%w: account %d uses %d of %d bytes and the message has %d", store.ErrOverQuota, p.Account, used, quota, size)
+				}
+				mod, ok := modseqs[p.Account]
+				if !ok {
+					if mod, err = nextModSeq(ctx, tx, p.Account); err != nil {
+						return err
+					}
+					modseqs[p.Account] = mod
+				}
+				var uid store.UID
+				if err := tx.QueryRowContext(ctx, `UPDATE folders SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1`, folder).Scan(&uid); err != nil {
+					return fmt.Errorf("allocate uid in folder %d: %w", folder, err)
+				}
+				var id store.MessageID
+				err = tx.QueryRowContext(ctx, `INSERT INTO messages (account, folder, uid, modseq, flags, keywords, size, internal_date, sent_date, blob, message_id, summary, props)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+					p.Account, folder, uid, mod, flags, keywords, size, micros(date), sent, blobID,
+					strings.TrimSpace(parsed.Envelope.MessageID), string(sum), props).Scan(&id)
+				if err != nil {
+					return fmt.Errorf("add message to folder %d: %w", folder, err)
+				}
+				unseen := 0
+				if flags&flagBit[store.FlagSeen] == 0 {
+					unseen = 1
+				}
+				if err := touchFolder(ctx, tx, folder, mod, 1, unseen, size); err != nil {
+					return err
+				}
+				if err := adjustAccount(ctx, tx, p.Account, 1, size); err != nil {
+					return err
+				}
+				if err := logChange(ctx, tx, p.Account, store.Change{ModSeq: mod, Kind: store.ChangeAdded, Folder: folder, Message: id, UID: uid}); err != nil {
+					return err
+				}
+				out = append(out, store.Delivered{Account: p.Account, Folder: folder, ID: id, UID: uid, ModSeq: mod})
+			}
+			return nil
+		})
+		if err != nil {
+			// Nothing refers to a blob this delivery wrote: take the file away again, unless
+			// another message holds the same bytes.
+			var n int
+			if qerr := s.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE id = $1`, blobID).Scan(&n); qerr == nil && n == 0 {
+				s.removeBlobs([]string{blobID})
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for acct, mod := range modseqs {
+		s.hub.publish(acct, mod)
+	}
+	return out, nil
+}
+
+// placementFolder resolves a placement to a folder of its account.
+func placementFolder(ctx context.Context, tx *sql.Tx, p store.Placement) (store.FolderID, error) {
+	if p.Folder == 0 {
+		var id store.FolderID
+		err := tx.QueryRowContext(ctx, `SELECT id FROM folders WHERE account = $1 AND role = $2`, p.Account, string(store.RoleInbox)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("account %d has no Inbox: %w", p.Account, store.ErrNotFound)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("inbox of account %d: %w", p.Account, err)
+		}
+		return id, nil
+	}
+	var acct store.AccountID
+	err := tx.QueryRowContext(ctx, `SELECT account FROM folders WHERE id = $1`, p.Folder).Scan(&acct)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("folder %d: %w", p.Folder, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("folder %d: %w", p.Folder, err)
+	}
+	if acct != p.Account {
+		return 0, fmt.Errorf("folder %d is not in account %d: %w", p.Folder, p.Account, store.ErrCrossAccount)
+	}
+	return p.Folder, nil
+}
+
+// addBlobRef counts one more reference to a blob inside tx. The first reference also
+// stores the search text and header values, and makes sure the file is there: a removal
+// of the last reference may have raced with the Put that found the file present, and the
+// write lock held here orders the two.
+func (s *Store) addBlobRef(ctx context.Context, tx *sql.Tx, id string, raw []byte, parsed *mime.Message) error {
+	var refs int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO blobs (id, size, refs) VALUES ($1, $2, 1)
+		ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + 1 RETURNING refs`, id, len(raw)).Scan(&refs)
+	if err != nil {
+		return fmt.Errorf("reference blob: %w", err)
+	}
+	if refs > 1 {
+		return nil
+	}
+	if err := s.blobs.Ensure(id, raw); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO message_text (blob, body) VALUES ($1, $2)`, id, strings.ToLower(parsed.Text)); err != nil {
+		return fmt.Errorf("index message text: %w", err)
+	}
+	for _, f := range parsed.Headers {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_headers (blob, name, value) VALUES ($1, $2, $3)`,
+			id, strings.ToLower(f.Name), strings.ToLower(f.Value)); err != nil {
+			return fmt.Errorf("index message headers: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropMessages deletes the messages matching where (with arg) and their references to
+// blobs, and returns the blobs no message uses any more. Folder and account counters are
+// the caller's business.
+func dropMessages(ctx context.Context, tx *sql.Tx, where string, arg any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT blob, count(*) FROM messages WHERE `+where+` GROUP BY blob`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("find messages to remove: %w", err)
+	}
+	counts := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find messages to remove: %w", err)
+		}
+		counts[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find messages to remove: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+where, arg); err != nil {
+		return nil, fmt.Errorf("remove messages: %w", err)
+	}
+	return releaseBlobs(ctx, tx, counts)
+}
+
+// releaseBlobs drops counts[id] references from each blob and deletes the rows of blobs
+// left with none, returning their ids (sorted) so the caller removes the files after commit.
+func releaseBlobs(ctx context.Context, tx *sql.Tx, counts map[string]int64) ([]string, error) {
+	var orphans []string
+	for id, n := range counts {
+		var refs int64
+		if err := tx.QueryRowContext(ctx, `UPDATE blobs SET refs = refs - $2 WHERE id = $1 RETURNING refs`, id, n).Scan(&refs); err != nil {
+			return nil, fmt.Errorf("release blob %s: %w", id, err)
+		}
+		if refs > 0 {
+			continue
+		}
+		for _, q := range []string{
+			`DELETE FROM message_text WHERE blob = $1`,
+			`DELETE FROM message_headers WHERE blob = $1`,
+			`DELETE FROM blobs WHERE id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return nil, fmt.Errorf("release blob %s: %w", id, err)
+			}
+		}
+		orphans = append(orphans, id)
+	}
+	sort.Strings(orphans)
+	return orphans, nil
+}
+
+// removeBlobs deletes the files of blobs whose rows are gone. It runs under the write lock
+// (see addBlobRef). A failure leaves a stray file, which costs space but loses nothing.
+func (s *Store) removeBlobs(ids []string) {
+	var errs []error
+	for _, id := range ids {
+		if err := s.blobs.Remove(id); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		s.opts.Logger.Warn("unreferenced blob files left behind", "err", errors.Join(errs...))
+	}
+}

@@ -1,0 +1,281 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"mailroom/internal/store"
+)
+
+// List implements store.Store: the folder's messages in UID order.
+func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, size, internal_date FROM messages WHERE folder = $1 ORDER BY uid`, folder)
+	if err != nil {
+		return nil, fmt.Errorf("list folder %d: %w", folder, err)
+	}
+	defer rows.Close()
+	var out []store.MessageInfo
+	for rows.Next() {
+		var mi store.MessageInfo
+		var bits, date int64
+		var kws string
+		if err := rows.Scan(&mi.ID, &mi.UID, &mi.ModSeq, &bits, &kws, &mi.Size, &date); err != nil {
+			return nil, fmt.Errorf("list folder %d: %w", folder, err)
+		}
+		mi.Flags = joinFlags(bits, kws)
+		mi.InternalDate = fromMicros(date)
+		out = append(out, mi)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list folder %d: %w", folder, err)
+	}
+	return out, nil
+}
+
+const messageColumns = `id, account, folder, uid, modseq, flags, keywords, size, internal_date, blob, summary, props`
+
+func scanMessage(row interface{ Scan(...any) error }) (store.Message, error) {
+	var m store.Message
+	var bits, date int64
+	var kws, sum, props string
+	if err := row.Scan(&m.ID, &m.Account, &m.Folder, &m.UID, &m.ModSeq, &bits, &kws, &m.Size, &date, &m.Blob, &sum, &props); err != nil {
+		return m, err
+	}
+	m.Flags = joinFlags(bits, kws)
+	m.InternalDate = fromMicros(date)
+	var sm summary
+	if err := json.Unmarshal([]byte(sum), &sm); err != nil {
+		return m, fmt.Errorf("message %d summary: %w", m.ID, err)
+	}
+	m.Envelope, m.Root = sm.Envelope, sm.Root
+	if props != "" {
+		if err := json.Unmarshal([]byte(props), &m.Props); err != nil {
+			return m, fmt.Errorf("message %d properties: %w", m.ID, err)
+		}
+	}
+	return m, nil
+}
+
+// Message implements store.Store.
+func (s *Store) Message(ctx context.Context, id store.MessageID) (store.Message, error) {
+	m, err := scanMessage(s.db.Read().QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("message %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// MessageByUID implements store.Store.
+func (s *Store) MessageByUID(ctx context.Context, folder store.FolderID, uid store.UID) (store.Message, error) {
+	m, err := scanMessage(s.db.Read().QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE folder = $1 AND uid = $2`, folder, uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("message UID %d in folder %d: %w", uid, folder, store.ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("message UID %d in folder %d: %w", uid, folder, err)
+	}
+	return m, nil
+}
+
+// Raw implements store.Store.
+func (s *Store) Raw(ctx context.Context, id store.MessageID) ([]byte, error) {
+	var b string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT blob FROM messages WHERE id = $1`, id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("message %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("message %d: %w", id, err)
+	}
+	return s.blobs.Read(b)
+}
+
+// folderAccount returns the account a folder belongs to, inside tx.
+func folderAccount(ctx context.Context, tx *sql.Tx, folder store.FolderID) (store.AccountID, error) {
+	var acct store.AccountID
+	err := tx.QueryRowContext(ctx, `SELECT account FROM folders WHERE id = $1`, folder).Scan(&acct)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("folder %d: %w", folder, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("folder %d: %w", folder, err)
+	}
+	return acct, nil
+}
+
+type row struct {
+	id     store.MessageID
+	uid    store.UID
+	modseq store.ModSeq
+	bits   int64
+	kws    string
+	size   int64
+	blob   string
+	date   int64
+	props  string
+	sum    string
+	msgID  string
+	sent   int64
+}
+
+// selectRows reads the messages of folder with the given UIDs (sorted, unique) inside tx.
+func selectRows(ctx context.Context, tx *sql.Tx, folder store.FolderID, uids []store.UID) ([]row, error) {
+	var out []row
+	const chunk = 500
+	for start := 0; start < len(uids); start += chunk {
+		part := uids[start:min(start+chunk, len(uids))]
+		args := []any{folder}
+		marks := make([]string, len(part))
+		for i, u := range part {
+			args = append(args, u)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, size, blob, internal_date, props, summary, message_id, sent_date
+			FROM messages WHERE folder = $1 AND uid IN (`+strings.Join(marks, ",")+`) ORDER BY uid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
+		}
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.bits, &r.kws, &r.size, &r.blob, &r.date, &r.props, &r.sum, &r.msgID, &r.sent); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
+		}
+	}
+	return out, nil
+}
+
+// StoreFlags implements store.Store. All messages changed by one call share one ModSeq.
+func (s *Store) StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error) {
+	addBits, kws, err := splitFlags(u.Flags)
+	if err != nil {
+		return store.FlagResult{}, err
+	}
+	uids := sortUIDs(u.UIDs)
+	var res store.FlagResult
+	var account store.AccountID
+	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		res = store.FlagResult{}
+		var err error
+		if account, err = folderAccount(ctx, tx, u.Folder); err != nil {
+			return err
+		}
+		rows, err := selectRows(ctx, tx, u.Folder, uids)
+		if err != nil {
+			return err
+		}
+		var dUnseen int
+		for _, r := range rows {
+			if u.UnchangedSince != 0 && r.modseq > u.UnchangedSince {
+				res.Modified = append(res.Modified, r.uid)
+				continue
+			}
+			bits, kw := applyFlags(r.bits, r.kws, u.Op, addBits, kws)
+			if bits == r.bits && kw == r.kws {
+				res.Updated = append(res.Updated, store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(bits, kw), Size: r.size, InternalDate: fromMicros(r.date)})
+				continue
+			}
+			if res.ModSeq == 0 {
+				if res.ModSeq, err = nextModSeq(ctx, tx, account); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET flags = $2, keywords = $3, modseq = $4 WHERE id = $1`, r.id, bits, kw, res.ModSeq); err != nil {
+				return fmt.Errorf("store flags: %w", err)
+			}
+			seen := flagBit[store.FlagSeen]
+			switch {
+			case r.bits&seen == 0 && bits&seen != 0:
+				dUnseen--
+			case r.bits&seen != 0 && bits&seen == 0:
+				dUnseen++
+			}
+			if err := logChange(ctx, tx, account, store.Change{ModSeq: res.ModSeq, Kind: store.ChangeFlags, Folder: u.Folder, Message: r.id, UID: r.uid}); err != nil {
+				return err
+			}
+			res.Updated = append(res.Updated, store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: res.ModSeq, Flags: joinFlags(bits, kw), Size: r.size, InternalDate: fromMicros(r.date)})
+		}
+		if res.ModSeq != 0 {
+			return touchFolder(ctx, tx, u.Folder, res.ModSeq, 0, dUnseen, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.FlagResult{}, err
+	}
+	if res.ModSeq != 0 {
+		s.hub.publish(account, res.ModSeq)
+	}
+	return res, nil
+}
+
+// SetProps implements store.Store: the given properties are merged into the message's
+// bag; an empty value removes a property.
+func (s *Store) SetProps(ctx context.Context, id store.MessageID, props map[string]string) (store.ModSeq, error) {
+	var account store.AccountID
+	var m store.ModSeq
+	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var folder store.FolderID
+		var uid store.UID
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT account, folder, uid, props FROM messages WHERE id = $1`, id).Scan(&account, &folder, &uid, &cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("message %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("message %d: %w", id, err)
+		}
+		bag := map[string]string{}
+		if cur != "" {
+			if err := json.Unmarshal([]byte(cur), &bag); err != nil {
+				return fmt.Errorf("message %d properties: %w", id, err)
+			}
+		}
+		for k, v := range props {
+			if k == "" {
+				return fmt.Errorf("%w: a property needs a name", store.ErrInvalid)
+			}
+			if v == "" {
+				delete(bag, k)
+			} else {
+				bag[k] = v
+			}
+		}
+		enc := ""
+		if len(bag) > 0 {
+			b, err := json.Marshal(bag)
+			if err != nil {
+				return fmt.Errorf("message %d properties: %w", id, err)
+			}
+			enc = string(b)
+		}
+		if m, err = nextModSeq(ctx, tx, account); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET props = $2, modseq = $3 WHERE id = $1`, id, enc, m); err != nil {
+			return fmt.Errorf("message %d properties: %w", id, err)
+		}
+		if err := touchFolder(ctx, tx, folder, m, 0, 0, 0); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, account, store.Change{ModSeq: m, Kind: store.ChangeProps, Folder: folder, Message: id, UID: uid})
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.hub.publish(account, m)
+	return m, nil
+}

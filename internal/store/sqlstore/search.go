@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"mailroom/internal/store"
+)
+
+// Search implements store.Store. Criteria compile to one SQL query over the message rows,
+// the header values and the trigram index of the text: no blob is read.
+func (s *Store) Search(ctx context.Context, folder store.FolderID, c *store.Criteria) ([]store.UID, error) {
+	q := &query{args: []any{folder}}
+	cond := "1 = 1"
+	if c != nil {
+		cond = q.criteria(c)
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.folder = $1 AND `+cond+` ORDER BY m.uid`, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("search folder %d: %w", folder, err)
+	}
+	defer rows.Close()
+	var out []store.UID
+	for rows.Next() {
+		var u store.UID
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("search folder %d: %w", folder, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search folder %d: %w", folder, err)
+	}
+	return out, nil
+}
+
+type query struct {
+	args []any
+}
+
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// likeContains makes a LIKE pattern matching s anywhere, with LIKE's wildcards escaped.
+func likeContains(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func (q *query) header(name, value string) string {
+	return `EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.name = ` + q.arg(strings.ToLower(name)) +
+		` AND h.value LIKE ` + q.arg(likeContains(value)) + ` ESCAPE '\')`
+}
+
+// body matches the decoded text. Three characters or more use the trigram index; FTS5's
+// trigram tokenizer cannot match shorter strings, so those scan the text table.
+func (q *query) body(s string) string {
+	s = strings.ToLower(s)
+	if utf8.RuneCountInString(s) >= 3 {
+		phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))`
+	}
+	return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
+}
+
+func (q *query) criteria(c *store.Criteria) string {
+	var parts []string
+	add := func(s string) { parts = append(parts, s) }
+	if c.UIDs != nil {
+		var ors []string
+		for _, r := range c.UIDs {
+			if r.Last == 0 {
+				ors = append(ors, "m.uid >= "+q.arg(r.First))
+			} else {
+				ors = append(ors, "m.uid BETWEEN "+q.arg(min(r.First, r.Last))+" AND "+q.arg(max(r.First, r.Last)))
+			}
+		}
+		if len(ors) == 0 {
+			ors = []string{"1 = 0"}
+		}
+		add("(" + strings.Join(ors, " OR ") + ")")
+	}
+	for _, f := range c.Flags {
+		add(q.flag(f))
+	}
+	for _, f := range c.NotFlags {
+		add("NOT " + q.flag(f))
+	}
+	if !c.Since.IsZero() {
+		add("m.internal_date >= " + q.arg(micros(c.Since)))
+	}
+	if !c.Before.IsZero() {
+		add("m.internal_date < " + q.arg(micros(c.Before)))
+	}
+	if !c.SentSince.IsZero() {
+		add("m.sent_date >= " + q.arg(micros(c.SentSince)))
+	}
+	if !c.SentBefore.IsZero() {
+		add("m.sent_date < " + q.arg(micros(c.SentBefore)))
+	}
+	if c.Larger > 0 {
+		add("m.size > " + q.arg(c.Larger))
+	}
+	if c.Smaller > 0 {
+		add("m.size < " + q.arg(c.Smaller))
+	}
+	if c.ModSeq > 0 {
+		add("m.modseq >= " + q.arg(c.ModSeq))
+	}
+	for name, v := range map[string]string{"subject": c.Subject, "from": c.From, "to": c.To, "cc": c.Cc, "bcc": c.Bcc} {
+		if v != "" {
+			add(q.header(name, v))
+		}
+	}
+	for _, h := range c.Header {
+		add(q.header(h.Name, h.Value))
+	}
+	if c.Body != "" {
+		add(q.body(c.Body))
+	}
+	if c.Text != "" {
+		add(`(EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.value LIKE ` + q.arg(likeContains(c.Text)) + ` ESCAPE '\') OR ` + q.body(c.Text) + `)`)
+	}
+	for _, pair := range c.Or {
+		add("(" + q.criteria(orAll(pair[0])) + " OR " + q.criteria(orAll(pair[1])) + ")")
+	}
+	for _, n := range c.Not {
+		add("NOT (" + q.criteria(orAll(n)) + ")")
+	}
+	if len(parts) == 0 {
+		return "1 = 1"
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
+}
+
+func orAll(c *store.Criteria) *store.Criteria {
+	if c == nil {
+		return &store.Criteria{}
+	}
+	return c
+}
+
+func (q *query) flag(f string) string {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(f, sf) {
+			return fmt.Sprintf("((m.flags & %d) <> 0)", flagBit[sf])
+		}
+	}
+	return "((' ' || lower(m.keywords) || ' ') LIKE " + q.arg("% "+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f))+" %") + ` ESCAPE '\')`
+}

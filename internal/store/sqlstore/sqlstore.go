@@ -1,0 +1,144 @@
+// Package sqlstore is the SQL backend of the mailbox store: metadata and the change log in
+// the database, message bytes in a blob area. It runs on SQLite now and keeps its SQL
+// portable ($N placeholders, RETURNING, integer times) so PostgreSQL can follow.
+//
+// Every write commits before it returns, and the blob it refers to is fsynced before the
+// commit, so nothing acknowledged is lost; it never rewrites a stored blob.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"mailroom/internal/blob"
+	"mailroom/internal/db"
+	"mailroom/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configure a Store.
+type Options struct {
+	// MaxMessageSize refuses larger messages with store.ErrTooLarge; 0 means no limit.
+	MaxMessageSize int64
+	// WatchInterval is how often the store looks for changes made by other processes
+	// (the admin CLI, another node) to wake subscribers; 0 means 250ms.
+	WatchInterval time.Duration
+	Logger        *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the SQL mailbox store.
+type Store struct {
+	db    *db.DB
+	blobs *blob.Dir
+	opts  Options
+	hub   *hub
+
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New migrates the database and returns a store over it and the blob area. Close stops its
+// watcher; it does not close the database.
+func New(ctx context.Context, d *db.DB, blobs *blob.Dir, opts Options) (*Store, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("store migrations: %w", err)
+	}
+	if err := d.Migrate(ctx, "store", sub); err != nil {
+		return nil, err
+	}
+	if opts.WatchInterval == 0 {
+		opts.WatchInterval = 250 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{db: d, blobs: blobs, opts: opts, hub: newHub()}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		s.watch(wctx)
+	}()
+	return s, nil
+}
+
+// Close stops the watcher and ends every subscription.
+func (s *Store) Close() error {
+	s.stop()
+	s.done.Wait()
+	s.hub.closeAll()
+	return nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// nextModSeq allocates the account's next change-log position inside tx.
+func nextModSeq(ctx context.Context, tx *sql.Tx, account store.AccountID) (store.ModSeq, error) {
+	var m store.ModSeq
+	err := tx.QueryRowContext(ctx, `UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq`, account).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("account %d: %w", account, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("allocate modseq for account %d: %w", account, err)
+	}
+	return m, nil
+}
+
+func logChange(ctx context.Context, tx *sql.Tx, account store.AccountID, c store.Change) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO changes (account, modseq, kind, folder, message, uid) VALUES ($1, $2, $3, $4, $5, $6)`,
+		account, c.ModSeq, string(c.Kind), c.Folder, c.Message, c.UID)
+	if err != nil {
+		return fmt.Errorf("log change: %w", err)
+	}
+	return nil
+}
+
+// touchFolder records that a folder changed at modseq and adjusts its counters.
+func touchFolder(ctx context.Context, tx *sql.Tx, folder store.FolderID, m store.ModSeq, dMessages, dUnseen int, dSize int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE folders SET highest_modseq = $2, messages = messages + $3, unseen = unseen + $4, size = size + $5 WHERE id = $1`,
+		folder, m, dMessages, dUnseen, dSize)
+	if err != nil {
+		return fmt.Errorf("update folder %d: %w", folder, err)
+	}
+	return nil
+}
+
+func adjustAccount(ctx context.Context, tx *sql.Tx, account store.AccountID, dMessages int, dBytes int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE accounts SET messages = messages + $2, used_bytes = used_bytes + $3 WHERE id = $1`,
+		account, dMessages, dBytes)
+	if err != nil {
+		return fmt.Errorf("update account %d: %w", account, err)
+	}
+	return nil
+}

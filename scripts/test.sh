@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs Mailroom's whole test suite on a fresh Debian machine: installs what the tests
+# need from Debian's packages and the Go module proxy, checks formatting and static
+# analysis, then runs every test. The last lines printed are go test's own summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+
+# Debian packages the tests drive as real peers.
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]} from Debian"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+  echo "Go 1.26 or newer is needed (expected at /usr/local/go)" >&2
+  exit 1
+fi
+go version
+
+STATICCHECK_VERSION=v0.8.2
+if ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  echo "== installing staticcheck $STATICCHECK_VERSION"
+  GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" $unformatted >&2
+  exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+staticcheck ./...
+
+echo "== go test"
+exec go test -count=1 -timeout 30m ./...
