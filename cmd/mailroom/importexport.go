@@ -109,7 +109,7 @@ func importAll(ctx context.Context, st store.Store, acct store.AccountID, folder
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		_, err = st.Deliver(ctx, store.NewMessage{Raw: m.Raw, Flags: m.Flags, InternalDate: m.InternalDate},
+		_, err = st.Deliver(ctx, store.NewMessage{Raw: mailio.CRLF(m.Raw), Flags: m.Flags, InternalDate: m.InternalDate},
 			[]store.Placement{{Account: acct, Folder: folder}})
 		if err != nil {
 			return n, err

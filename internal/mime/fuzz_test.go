@@ -1,0 +1,73 @@
+package mime
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse checks that Parse never panics, that every offset lies within the input and
+// within the parent part, in order, and that the Message survives a JSON round trip (the
+// store keeps it as JSON).
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	for _, s := range []string{
+		"",
+		"\r\n",
+		"Subject: =?utf-8?q?x?=\r\n\r\n",
+		"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n--a\r\n\r\n--a--",
+		"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n----\r\n",
+		"Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/x; boundary=q\n\n--q\n--q--",
+		"To: a:b:c;;<<>>@@,,(((\"\r\n\r\n",
+		"Content-Type: text/html\r\n\r\n<script><!--<a href='>",
+		"Content-Disposition: a; f*0*=x''%; f*99999*=%zz; f*=''\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		orig := bytes.Clone(raw)
+		m := Parse(raw)
+		if !bytes.Equal(raw, orig) {
+			t.Fatal("Parse modified its input")
+		}
+		checkInvariants(t, m, raw)
+		if !utf8.ValidString(m.Text) {
+			t.Errorf("Text is not valid UTF-8")
+		}
+		if !utf8.ValidString(m.Subject()) {
+			t.Errorf("Subject() is not valid UTF-8")
+		}
+		for i := range m.Root.Parts {
+			if _, ok := m.PartAt([]int{i + 1}); !ok {
+				t.Errorf("PartAt(%d) missing", i+1)
+			}
+		}
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		var back Message
+		if err := json.Unmarshal(js, &back); err != nil {
+			t.Fatalf("unmarshal: %v", err)
+		}
+		want := *m
+		want.Text, want.Headers = "", nil // not serialised
+		if !reflect.DeepEqual(&back, &want) {
+			t.Errorf("JSON round trip changed the message:\n%s", js)
+		}
+	})
+}
