@@ -129,7 +129,7 @@ func TestDirectoryCommands(t *testing.T) {
 	ok(t, "", "domain", "add", d, "--netbios", "CONTOSO", "contoso.test")
 	var domains []struct{ Name, NetBIOS string }
 	okJSON(t, &domains, "domain", "list", d)
-	if len(domains) != 2 || domains[1].NetBIOS != "CONTOSO" || domains[0].NetBIOS != "EXAMPLE" {
+	if len(domains) != 2 || domains[0].NetBIOS != "CONTOSO" || domains[1].NetBIOS != "EXAMPLE" {
 		t.Fatalf("domains = %+v", domains)
 	}
 	// Flags after the positional arguments work too.

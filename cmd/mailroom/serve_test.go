@@ -50,13 +50,13 @@ func loopbackConfig(t *testing.T, data string) (string, string) {
 	return httpAddr, httpsAddr
 }
 
-type server struct {
+type serveProcess struct {
 	cmd  *exec.Cmd
 	logs chan string
 	all  strings.Builder
 }
 
-func startServe(t *testing.T, data string) *server {
+func startServe(t *testing.T, data string) *serveProcess {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--data", data)
 	stderr, err := cmd.StderrPipe()
@@ -66,7 +66,7 @@ func startServe(t *testing.T, data string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, logs: make(chan string, 100)}
+	s := &serveProcess{cmd: cmd, logs: make(chan string, 100)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -79,7 +79,7 @@ func startServe(t *testing.T, data string) *server {
 }
 
 // waitLog waits for a log line containing want.
-func (s *server) waitLog(t *testing.T, want string) string {
+func (s *serveProcess) waitLog(t *testing.T, want string) string {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {

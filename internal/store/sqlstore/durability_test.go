@@ -93,7 +93,7 @@ func TestKillMidWrite(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[store.MessageID]string{}
 	dropping := map[store.MessageID]bool{}
-	const rounds = 12
+	const rounds = 20
 	for round := range rounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperKillWriter$", "-test.v")
 		cmd.Env = append(os.Environ(), "MAILROOM_KILL_WRITER_DIR="+dir, fmt.Sprintf("MAILROOM_KILL_WRITER_SEED=%d", round+1))
@@ -113,7 +113,7 @@ func TestKillMidWrite(t *testing.T) {
 			close(lines)
 		}()
 		// Let it write for a while, then kill it without warning.
-		deadline := time.After(time.Duration(150+rand.IntN(500)) * time.Millisecond)
+		deadline := time.After(time.Duration(200+rand.IntN(700)) * time.Millisecond)
 		killed := false
 		for !killed {
 			select {
