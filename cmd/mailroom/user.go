@@ -30,7 +30,7 @@ func runUser(ctx context.Context, e *env, args []string) error {
 // attrFlags are the directory attributes `user add` and `user set` take.
 type attrFlags struct {
 	displayName, givenName, surname, department, title, phone, upn, sam, quota *string
-	admin                                                                     *bool
+	admin                                                                      *bool
 }
 
 func addAttrFlags(f *flagSet) attrFlags {

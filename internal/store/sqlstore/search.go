@@ -36,6 +36,9 @@ func (s *Store) Search(ctx context.Context, folder store.FolderID, c *store.Crit
 	return out, nil
 }
 
+// headerWant pairs a header name with the text it must contain.
+type headerWant struct{ name, value string }
+
 type query struct {
 	args []any
 }
@@ -52,7 +55,7 @@ func likeContains(s string) string {
 }
 
 func (q *query) header(name, value string) string {
-	return `EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.name = ` + q.arg(strings.ToLower(name)) +
+	return `m.blob IN (SELECT h.blob FROM message_headers h WHERE h.name = ` + q.arg(strings.ToLower(name)) +
 		` AND h.value LIKE ` + q.arg(likeContains(value)) + ` ESCAPE '\')`
 }
 
@@ -111,9 +114,9 @@ func (q *query) criteria(c *store.Criteria) string {
 	if c.ModSeq > 0 {
 		add("m.modseq >= " + q.arg(c.ModSeq))
 	}
-	for name, v := range map[string]string{"subject": c.Subject, "from": c.From, "to": c.To, "cc": c.Cc, "bcc": c.Bcc} {
-		if v != "" {
-			add(q.header(name, v))
+	for _, h := range []headerWant{{"subject", c.Subject}, {"from", c.From}, {"to", c.To}, {"cc", c.Cc}, {"bcc", c.Bcc}} {
+		if h.value != "" {
+			add(q.header(h.name, h.value))
 		}
 	}
 	for _, h := range c.Header {
@@ -123,7 +126,7 @@ func (q *query) criteria(c *store.Criteria) string {
 		add(q.body(c.Body))
 	}
 	if c.Text != "" {
-		add(`(EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.value LIKE ` + q.arg(likeContains(c.Text)) + ` ESCAPE '\') OR ` + q.body(c.Text) + `)`)
+		add(`(m.blob IN (SELECT h.blob FROM message_headers h WHERE h.value LIKE ` + q.arg(likeContains(c.Text)) + ` ESCAPE '\') OR ` + q.body(c.Text) + `)`)
 	}
 	for _, pair := range c.Or {
 		add("(" + q.criteria(orAll(pair[0])) + " OR " + q.criteria(orAll(pair[1])) + ")")

@@ -57,6 +57,7 @@ CREATE TABLE message_headers (
     value TEXT NOT NULL
 );
 CREATE INDEX message_headers_blob ON message_headers (blob, name);
+CREATE INDEX message_headers_name ON message_headers (name, blob);
 
 -- Message ids are never reused: POP3's UIDL and ActiveSync's ServerId rest on them.
 CREATE TABLE messages (
