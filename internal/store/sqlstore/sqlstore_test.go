@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
@@ -85,5 +86,36 @@ func TestBlobFilesFollowReferences(t *testing.T) {
 	}
 	if err := d.IntegrityCheck(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWakeAcrossProcesses checks that a subscriber hears about a change made through
+// another connection to the same database (the admin CLI, another process) within a
+// second, through the watcher rather than the in-process hub.
+func TestWakeAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	a, da := open(t, dir)
+	defer da.Close()
+	defer a.Close()
+	b, db2 := open(t, dir)
+	defer db2.Close()
+	defer b.Close()
+	ctx := context.Background()
+	if _, err := a.EnsureAccount(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	ch, cancel := a.Subscribe(1)
+	defer cancel()
+	d, err := b.Deliver(ctx, store.NewMessage{Raw: storetest.Msg("a@x.test", "b@x.test", "other process", "x")}, []store.Placement{{Account: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ch:
+		if m < d[0].ModSeq {
+			t.Fatalf("woken with %d, want >= %d", m, d[0].ModSeq)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no wake-up within a second of another process's delivery")
 	}
 }

@@ -1,0 +1,112 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func open(t *testing.T) *DB {
+	t.Helper()
+	d, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestMigrateInOrderOnce(t *testing.T) {
+	d := open(t)
+	ctx := context.Background()
+	fs := fstest.MapFS{
+		"0002_add.sql":    {Data: []byte(`INSERT INTO t (v) VALUES ('second');`)},
+		"0001_create.sql": {Data: []byte(`CREATE TABLE t (v TEXT);`)},
+		"README.txt":      {Data: []byte(`not a migration`)},
+	}
+	for range 2 {
+		if err := d.Migrate(ctx, "test", fs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := d.Read().QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows = %d, %v (each migration must run once, in order)", n, err)
+	}
+	// A new migration later runs alone.
+	fs["0003_more.sql"] = &fstest.MapFile{Data: []byte(`INSERT INTO t (v) VALUES ('third');`)}
+	if err := d.Migrate(ctx, "test", fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Read().QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("rows = %d, %v", n, err)
+	}
+}
+
+func TestMigrateErrors(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		fs   fstest.MapFS
+		want string
+	}{
+		{"badly named", fstest.MapFS{"create.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
+		{"zero version", fstest.MapFS{"0000_x.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
+		{"bad SQL", fstest.MapFS{"0001_x.sql": {Data: []byte(`CREATE TABLE ok (v TEXT); NOT SQL;`)}}, "0001_x.sql"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := open(t)
+			err := d.Migrate(ctx, "test", tc.fs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to mention %q", err, tc.want)
+			}
+			// A failed migration leaves nothing of itself.
+			var n int
+			d.Read().QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'ok'`).Scan(&n)
+			if n != 0 {
+				t.Fatal("half a migration was applied")
+			}
+		})
+	}
+}
+
+func TestWriteTxRollsBack(t *testing.T) {
+	d := open(t)
+	ctx := context.Background()
+	if err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE t (v INTEGER)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("error = %v, want the callback's", err)
+	}
+	var n int
+	d.Read().QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n)
+	if n != 0 {
+		t.Fatal("a failed transaction was committed")
+	}
+	if err := d.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	d.Read().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+	var sync int
+	d.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync)
+	if mode != "wal" || sync != 2 {
+		t.Fatalf("journal_mode %s synchronous %d, want wal and 2 (FULL)", mode, sync)
+	}
+}
