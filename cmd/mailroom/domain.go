@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mailroom/internal/instance"
 
 	"mailroom/internal/directory"
 )
@@ -24,17 +25,14 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	d, err := in.Directory.AddDomain(ctx, pos[0], *netbios)
-	if err != nil {
-		return err
-	}
-	return emit(e, *f.json, d, func(w io.Writer) {
-		fmt.Fprintf(w, "Added domain %s (NetBIOS %s).\n", d.Name, d.NetBIOS)
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		d, err := in.Directory.AddDomain(ctx, pos[0], *netbios)
+		if err != nil {
+			return err
+		}
+		return emit(e, *f.json, d, func(w io.Writer) {
+			fmt.Fprintf(w, "Added domain %s (NetBIOS %s).\n", d.Name, d.NetBIOS)
+		})
 	})
 }
 
@@ -43,23 +41,20 @@ func domainList(ctx context.Context, e *env, args []string) error {
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	ds, err := in.Directory.Domains(ctx)
-	if err != nil {
-		return err
-	}
-	if ds == nil {
-		ds = []directory.Domain{}
-	}
-	return emit(e, *f.json, ds, func(w io.Writer) {
-		fmt.Fprintln(w, "DOMAIN\tNETBIOS\tCREATED")
-		for _, d := range ds {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02"))
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		ds, err := in.Directory.Domains(ctx)
+		if err != nil {
+			return err
 		}
+		if ds == nil {
+			ds = []directory.Domain{}
+		}
+		return emit(e, *f.json, ds, func(w io.Writer) {
+			fmt.Fprintln(w, "DOMAIN\tNETBIOS\tCREATED")
+			for _, d := range ds {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02"))
+			}
+		})
 	})
 }
 
@@ -69,31 +64,28 @@ func domainShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	d, err := in.Directory.Domain(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	users, err := in.Directory.Users(ctx)
-	if err != nil {
-		return err
-	}
-	var count int
-	for _, u := range users {
-		if u.Domain == d.Name {
-			count++
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		d, err := in.Directory.Domain(ctx, pos[0])
+		if err != nil {
+			return err
 		}
-	}
-	out := struct {
-		directory.Domain
-		Mailboxes int `json:"mailboxes"`
-	}{d, count}
-	return emit(e, *f.json, out, func(w io.Writer) {
-		fmt.Fprintf(w, "Domain:\t%s\nNetBIOS:\t%s\nCreated:\t%s\nMailboxes:\t%d\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02 15:04:05"), count)
+		users, err := in.Directory.Users(ctx)
+		if err != nil {
+			return err
+		}
+		var count int
+		for _, u := range users {
+			if u.Domain == d.Name {
+				count++
+			}
+		}
+		out := struct {
+			directory.Domain
+			Mailboxes int `json:"mailboxes"`
+		}{d, count}
+		return emit(e, *f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "Domain:\t%s\nNetBIOS:\t%s\nCreated:\t%s\nMailboxes:\t%d\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02 15:04:05"), count)
+		})
 	})
 }
 
@@ -103,14 +95,11 @@ func domainRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := in.Directory.RemoveDomain(ctx, pos[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "Removed domain %s.\n", pos[0])
-	return nil
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		if err := in.Directory.RemoveDomain(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Removed domain %s.\n", pos[0])
+		return nil
+	})
 }

@@ -18,12 +18,7 @@ func withInstance(ctx context.Context, e *env, name, usage string, args []string
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	return fn(in, pos, *f.json)
+	return f.with(ctx, e, func(in *instance.Instance) error { return fn(in, pos, *f.json) })
 }
 
 func runAlias(ctx context.Context, e *env, args []string) error {
@@ -125,16 +120,13 @@ func groupAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	g, err := in.Directory.AddGroup(ctx, pos[0], *address, *display)
-	if err != nil {
-		return err
-	}
-	return emit(e, *f.json, g, func(w io.Writer) { fmt.Fprintf(w, "Added group %s.\n", g.Name) })
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		g, err := in.Directory.AddGroup(ctx, pos[0], *address, *display)
+		if err != nil {
+			return err
+		}
+		return emit(e, *f.json, g, func(w io.Writer) { fmt.Fprintf(w, "Added group %s.\n", g.Name) })
+	})
 }
 
 func runShared(ctx context.Context, e *env, args []string) error {

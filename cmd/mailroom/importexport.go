@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailroom/internal/instance"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,76 +25,73 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	u, err := in.Directory.User(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	acct := store.AccountID(u.ID)
-	if _, err := in.Store.EnsureAccount(ctx, acct); err != nil {
-		return err
-	}
-	type source struct {
-		folder string
-		open   func() (mailio.Reader, io.Closer, error)
-	}
-	var sources []source
-	switch {
-	case format == mailio.Mbox:
-		name := *folder
-		if name == "" {
-			name = "INBOX"
-		}
-		sources = append(sources, source{name, func() (mailio.Reader, io.Closer, error) {
-			fh, err := os.Open(pos[1])
-			if err != nil {
-				return nil, nil, err
-			}
-			return mailio.NewMboxReader(fh), fh, nil
-		}})
-	case *folder != "":
-		sources = append(sources, source{*folder, func() (mailio.Reader, io.Closer, error) {
-			r, err := mailio.OpenMaildir(pos[1])
-			return r, io.NopCloser(nil), err
-		}})
-	default:
-		tree, err := mailio.ListMaildirFolders(pos[1])
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		u, err := in.Directory.User(ctx, pos[0])
 		if err != nil {
 			return err
 		}
-		for _, mf := range tree {
-			sources = append(sources, source{mf.Name, func() (mailio.Reader, io.Closer, error) {
-				r, err := mailio.OpenMaildir(mf.Dir)
+		acct := store.AccountID(u.ID)
+		if _, err := in.Store.EnsureAccount(ctx, acct); err != nil {
+			return err
+		}
+		type source struct {
+			folder string
+			open   func() (mailio.Reader, io.Closer, error)
+		}
+		var sources []source
+		switch {
+		case format == mailio.Mbox:
+			name := *folder
+			if name == "" {
+				name = "INBOX"
+			}
+			sources = append(sources, source{name, func() (mailio.Reader, io.Closer, error) {
+				fh, err := os.Open(pos[1])
+				if err != nil {
+					return nil, nil, err
+				}
+				return mailio.NewMboxReader(fh), fh, nil
+			}})
+		case *folder != "":
+			sources = append(sources, source{*folder, func() (mailio.Reader, io.Closer, error) {
+				r, err := mailio.OpenMaildir(pos[1])
 				return r, io.NopCloser(nil), err
 			}})
+		default:
+			tree, err := mailio.ListMaildirFolders(pos[1])
+			if err != nil {
+				return err
+			}
+			for _, mf := range tree {
+				sources = append(sources, source{mf.Name, func() (mailio.Reader, io.Closer, error) {
+					r, err := mailio.OpenMaildir(mf.Dir)
+					return r, io.NopCloser(nil), err
+				}})
+			}
 		}
-	}
-	total := 0
-	for _, src := range sources {
-		dest, err := ensureFolderPath(ctx, in.Store, acct, src.folder)
-		if err != nil {
-			return err
+		total := 0
+		for _, src := range sources {
+			dest, err := ensureFolderPath(ctx, in.Store, acct, src.folder)
+			if err != nil {
+				return err
+			}
+			r, closer, err := src.open()
+			if err != nil {
+				return err
+			}
+			n, err := importAll(ctx, in.Store, acct, dest.ID, r)
+			closer.Close()
+			total += n
+			if n > 0 {
+				fmt.Fprintf(e.stdout, "%s: %d messages\n", strings.Join(dest.Path, "/"), n)
+			}
+			if err != nil {
+				return fmt.Errorf("after %d messages into %s: %w", total, strings.Join(dest.Path, "/"), err)
+			}
 		}
-		r, closer, err := src.open()
-		if err != nil {
-			return err
-		}
-		n, err := importAll(ctx, in.Store, acct, dest.ID, r)
-		closer.Close()
-		total += n
-		if n > 0 {
-			fmt.Fprintf(e.stdout, "%s: %d messages\n", strings.Join(dest.Path, "/"), n)
-		}
-		if err != nil {
-			return fmt.Errorf("after %d messages into %s: %w", total, strings.Join(dest.Path, "/"), err)
-		}
-	}
-	fmt.Fprintf(e.stdout, "Imported %d messages for %s.\n", total, u.Address)
-	return nil
+		fmt.Fprintf(e.stdout, "Imported %d messages for %s.\n", total, u.Address)
+		return nil
+	})
 }
 
 func importAll(ctx context.Context, st store.Store, acct store.AccountID, folder store.FolderID, r mailio.Reader) (int, error) {
@@ -150,35 +148,32 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s exists and is not empty: export writes only into a new or empty directory", out)
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	u, err := in.Directory.User(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	folders, err := in.Store.Folders(ctx, store.AccountID(u.ID))
-	if err != nil {
-		return err
-	}
-	total := 0
-	for _, fo := range folders {
-		name := strings.Join(fo.Path, "/")
-		var n int
-		if *format == "maildir" {
-			n, err = exportMaildir(ctx, in.Store, fo, mailio.MaildirSubfolder(out, name))
-		} else {
-			n, err = exportMbox(ctx, in.Store, fo, filepath.Join(out, filepath.FromSlash(name)+".mbox"))
-		}
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		u, err := in.Directory.User(ctx, pos[0])
 		if err != nil {
-			return fmt.Errorf("export %s: %w", name, err)
+			return err
 		}
-		total += n
-	}
-	fmt.Fprintf(e.stdout, "Exported %d messages in %d folders of %s to %s.\n", total, len(folders), u.Address, out)
-	return nil
+		folders, err := in.Store.Folders(ctx, store.AccountID(u.ID))
+		if err != nil {
+			return err
+		}
+		total := 0
+		for _, fo := range folders {
+			name := strings.Join(fo.Path, "/")
+			var n int
+			if *format == "maildir" {
+				n, err = exportMaildir(ctx, in.Store, fo, mailio.MaildirSubfolder(out, name))
+			} else {
+				n, err = exportMbox(ctx, in.Store, fo, filepath.Join(out, filepath.FromSlash(name)+".mbox"))
+			}
+			if err != nil {
+				return fmt.Errorf("export %s: %w", name, err)
+			}
+			total += n
+		}
+		fmt.Fprintf(e.stdout, "Exported %d messages in %d folders of %s to %s.\n", total, len(folders), u.Address, out)
+		return nil
+	})
 }
 
 // eachMessage calls fn with every message of a folder, bytes and all.

@@ -50,8 +50,14 @@ func emit(e *env, asJSON bool, v any, text func(w io.Writer)) error {
 	return tw.Flush()
 }
 
-func openInstance(ctx context.Context, e *env, dir string) (*instance.Instance, error) {
-	return instance.Open(ctx, dir, logger(e, levelWarn))
+// with opens the data directory named by --data, runs fn and closes it again.
+func (f *flagSet) with(ctx context.Context, e *env, fn func(in *instance.Instance) error) error {
+	in, err := instance.Open(ctx, *f.data, logger(e, levelWarn))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return fn(in)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -82,17 +82,14 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	} else if nu.Password, err = readPassword(e, *fromStdin); err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	u, err := addMailbox(ctx, in, nu, quota)
-	if err != nil {
-		return err
-	}
-	return emit(e, *f.json, u, func(w io.Writer) {
-		fmt.Fprintf(w, "Added %s %s (UPN %s, %s\\%s).\n", u.Kind, u.Address, u.UPN, u.NetBIOS, u.SAM)
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		u, err := addMailbox(ctx, in, nu, quota)
+		if err != nil {
+			return err
+		}
+		return emit(e, *f.json, u, func(w io.Writer) {
+			fmt.Fprintf(w, "Added %s %s (UPN %s, %s\\%s).\n", u.Kind, u.Address, u.UPN, u.NetBIOS, u.SAM)
+		})
 	})
 }
 
@@ -119,23 +116,20 @@ func userList(ctx context.Context, e *env, args []string) error {
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	users, err := in.Directory.Users(ctx)
-	if err != nil {
-		return err
-	}
-	if users == nil {
-		users = []directory.User{}
-	}
-	return emit(e, *f.json, users, func(w io.Writer) {
-		fmt.Fprintln(w, "ADDRESS\tKIND\tDISPLAY NAME\tENABLED\tALIASES")
-		for _, u := range users {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", u.Address, u.Kind, u.DisplayName, u.Enabled, strings.Join(u.Aliases, ","))
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		users, err := in.Directory.Users(ctx)
+		if err != nil {
+			return err
 		}
+		if users == nil {
+			users = []directory.User{}
+		}
+		return emit(e, *f.json, users, func(w io.Writer) {
+			fmt.Fprintln(w, "ADDRESS\tKIND\tDISPLAY NAME\tENABLED\tALIASES")
+			for _, u := range users {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", u.Address, u.Kind, u.DisplayName, u.Enabled, strings.Join(u.Aliases, ","))
+			}
+		})
 	})
 }
 
@@ -155,47 +149,44 @@ func userShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	u, err := in.Directory.User(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	acct, err := in.Store.EnsureAccount(ctx, store.AccountID(u.ID))
-	if err != nil {
-		return err
-	}
-	groups, err := in.Directory.MemberOf(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	grants, err := in.Directory.GrantsTo(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	out := userDetails{User: u, QuotaBytes: acct.QuotaBytes, UsedBytes: acct.UsedBytes, Messages: acct.Messages, Groups: []string{}, Grants: grants}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, g.Name)
-	}
-	if out.Grants == nil {
-		out.Grants = []directory.Grant{}
-	}
-	return emit(e, *f.json, out, func(w io.Writer) {
-		quota := "none"
-		if acct.QuotaBytes > 0 {
-			quota = config.Size(acct.QuotaBytes).String()
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		u, err := in.Directory.User(ctx, pos[0])
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "Address:\t%s\nKind:\t%s\nAliases:\t%s\nUPN:\t%s\nLogon name:\t%s\\%s\nDisplay name:\t%s\n",
-			u.Address, u.Kind, strings.Join(u.Aliases, ", "), u.UPN, u.NetBIOS, u.SAM, u.DisplayName)
-		fmt.Fprintf(w, "Given name:\t%s\nSurname:\t%s\nDepartment:\t%s\nTitle:\t%s\nPhone:\t%s\n", u.GivenName, u.Surname, u.Department, u.Title, u.Phone)
-		fmt.Fprintf(w, "Enabled:\t%v\nAdministrator:\t%v\nQuota:\t%s\nUsed:\t%s in %d messages\nGroups:\t%s\n",
-			u.Enabled, u.Admin, quota, config.Size(acct.UsedBytes), acct.Messages, strings.Join(out.Groups, ", "))
-		for _, g := range grants {
-			fmt.Fprintf(w, "Grant:\t%v on %s\n", g.Rights, g.Mailbox.Address)
+		acct, err := in.Store.EnsureAccount(ctx, store.AccountID(u.ID))
+		if err != nil {
+			return err
 		}
+		groups, err := in.Directory.MemberOf(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		grants, err := in.Directory.GrantsTo(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		out := userDetails{User: u, QuotaBytes: acct.QuotaBytes, UsedBytes: acct.UsedBytes, Messages: acct.Messages, Groups: []string{}, Grants: grants}
+		for _, g := range groups {
+			out.Groups = append(out.Groups, g.Name)
+		}
+		if out.Grants == nil {
+			out.Grants = []directory.Grant{}
+		}
+		return emit(e, *f.json, out, func(w io.Writer) {
+			quota := "none"
+			if acct.QuotaBytes > 0 {
+				quota = config.Size(acct.QuotaBytes).String()
+			}
+			fmt.Fprintf(w, "Address:\t%s\nKind:\t%s\nAliases:\t%s\nUPN:\t%s\nLogon name:\t%s\\%s\nDisplay name:\t%s\n",
+				u.Address, u.Kind, strings.Join(u.Aliases, ", "), u.UPN, u.NetBIOS, u.SAM, u.DisplayName)
+			fmt.Fprintf(w, "Given name:\t%s\nSurname:\t%s\nDepartment:\t%s\nTitle:\t%s\nPhone:\t%s\n", u.GivenName, u.Surname, u.Department, u.Title, u.Phone)
+			fmt.Fprintf(w, "Enabled:\t%v\nAdministrator:\t%v\nQuota:\t%s\nUsed:\t%s in %d messages\nGroups:\t%s\n",
+				u.Enabled, u.Admin, quota, config.Size(acct.UsedBytes), acct.Messages, strings.Join(out.Groups, ", "))
+			for _, g := range grants {
+				fmt.Fprintf(w, "Grant:\t%v on %s\n", g.Rights, g.Mailbox.Address)
+			}
+		})
 	})
 }
 
@@ -235,24 +226,21 @@ func userSet(ctx context.Context, e *env, args []string) error {
 	if len(set) == 0 || (len(set) == 1 && (set["data"] || set["json"])) {
 		return usageErr("nothing to change: give at least one attribute flag")
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	u, err := in.Directory.UpdateUser(ctx, pos[0], upd)
-	if err != nil {
-		return err
-	}
-	if set["quota"] {
-		if _, err := in.Store.EnsureAccount(ctx, store.AccountID(u.ID)); err != nil {
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		u, err := in.Directory.UpdateUser(ctx, pos[0], upd)
+		if err != nil {
 			return err
 		}
-		if err := in.Store.SetQuota(ctx, store.AccountID(u.ID), quota); err != nil {
-			return err
+		if set["quota"] {
+			if _, err := in.Store.EnsureAccount(ctx, store.AccountID(u.ID)); err != nil {
+				return err
+			}
+			if err := in.Store.SetQuota(ctx, store.AccountID(u.ID), quota); err != nil {
+				return err
+			}
 		}
-	}
-	return emit(e, *f.json, u, func(w io.Writer) { fmt.Fprintf(w, "Updated %s.\n", u.Address) })
+		return emit(e, *f.json, u, func(w io.Writer) { fmt.Fprintf(w, "Updated %s.\n", u.Address) })
+	})
 }
 
 func userPasswd(ctx context.Context, e *env, args []string) error {
@@ -266,16 +254,13 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := in.Directory.SetPassword(ctx, pos[0], pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "Password of %s changed.\n", pos[0])
-	return nil
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		if err := in.Directory.SetPassword(ctx, pos[0], pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Password of %s changed.\n", pos[0])
+		return nil
+	})
 }
 
 func userEnable(ctx context.Context, e *env, args []string, enable bool) error {
@@ -285,16 +270,13 @@ func userEnable(ctx context.Context, e *env, args []string, enable bool) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := in.Directory.SetEnabled(ctx, pos[0], enable); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s %sd.\n", pos[0], verb)
-	return nil
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		if err := in.Directory.SetEnabled(ctx, pos[0], enable); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s %sd.\n", pos[0], verb)
+		return nil
+	})
 }
 
 func userRemove(ctx context.Context, e *env, args []string) error {
@@ -303,20 +285,17 @@ func userRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInstance(ctx, e, *f.data)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	// The directory entry goes first so that no new mail is accepted for the address
-	// while its mailbox is being removed.
-	u, err := in.Directory.RemoveUser(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if err := in.Store.RemoveAccount(ctx, store.AccountID(u.ID)); err != nil {
-		return fmt.Errorf("%s left the directory, but its mailbox could not be removed: %w", u.Address, err)
-	}
-	fmt.Fprintf(e.stdout, "Removed %s and its mailbox.\n", u.Address)
-	return nil
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		// The directory entry goes first so that no new mail is accepted for the address
+		// while its mailbox is being removed.
+		u, err := in.Directory.RemoveUser(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := in.Store.RemoveAccount(ctx, store.AccountID(u.ID)); err != nil {
+			return fmt.Errorf("%s left the directory, but its mailbox could not be removed: %w", u.Address, err)
+		}
+		fmt.Fprintf(e.stdout, "Removed %s and its mailbox.\n", u.Address)
+		return nil
+	})
 }
