@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"mailroom/internal/instance"
 
 	"mailroom/internal/directory"
+	"mailroom/internal/instance"
 )
 
 func runDomain(ctx context.Context, e *env, args []string) error {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mailroom/internal/instance"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"mailroom/internal/instance"
 	"mailroom/internal/mailio"
 	"mailroom/internal/store"
 )
