@@ -7,15 +7,17 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
 DATA=${MAILROOM_DATA:-./demo-data}
-PASSWORD=${DEMO_PASSWORD:-mailroom-demo-2026}
+PASSWORD=${DEMO_PASSWORD:-Tidy-Harbour-2026}
 
 mkdir -p bin
 go build -o bin/mailroom ./cmd/mailroom
 
 if [ ! -f "$DATA/mailroom.toml" ]; then
   bin/mailroom init --data "$DATA" --hostname mail.example.test --domain example.test
+fi
+if ! bin/mailroom user show --data "$DATA" demo@example.test >/dev/null 2>&1; then
   printf '%s\n' "$PASSWORD" | bin/mailroom user add --data "$DATA" --password-stdin \
     --display-name "Demo User" demo@example.test
-  echo "Demo user: demo@example.test, password: $PASSWORD"
 fi
+echo "Demo user: demo@example.test, password: $PASSWORD"
 exec bin/mailroom serve --data "$DATA"

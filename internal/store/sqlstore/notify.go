@@ -100,7 +100,9 @@ func (s *Store) Subscribe(id store.AccountID) (<-chan store.ModSeq, func()) {
 func (s *Store) watch(ctx context.Context) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		s.opts.Logger.Error("store watcher cannot start", "err", err)
+		if ctx.Err() == nil {
+			s.opts.Logger.Error("store watcher cannot start", "err", err)
+		}
 		return
 	}
 	defer conn.Close()
