@@ -276,6 +276,9 @@ type Store interface {
 	// is stored or none is.
 	Deliver(ctx context.Context, m NewMessage, to []Placement) ([]Delivered, error)
 	List(ctx context.Context, folder FolderID) ([]MessageInfo, error)
+	// Infos returns the messages of folder with the given UIDs, in UID order; UIDs that
+	// are not there are left out.
+	Infos(ctx context.Context, folder FolderID, uids []UID) ([]MessageInfo, error)
 	Message(ctx context.Context, id MessageID) (Message, error)
 	MessageByUID(ctx context.Context, folder FolderID, uid UID) (Message, error)
 	// Raw returns the message's bytes as delivered.

@@ -36,6 +36,24 @@ func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.Messag
 	return out, nil
 }
 
+// Infos implements store.Store.
+func (s *Store) Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error) {
+	tx, err := s.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+	}
+	defer tx.Rollback()
+	rows, err := selectRows(ctx, tx, folder, sortUIDs(uids))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.MessageInfo, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.info())
+	}
+	return out, nil
+}
+
 const messageColumns = `id, account, folder, uid, modseq, flags, keywords, size, internal_date, blob, summary, props`
 
 func scanMessage(row interface{ Scan(...any) error }) (store.Message, error) {
@@ -108,6 +126,10 @@ func folderAccount(ctx context.Context, tx *sql.Tx, folder store.FolderID) (stor
 		return 0, fmt.Errorf("folder %d: %w", folder, err)
 	}
 	return acct, nil
+}
+
+func (r row) info() store.MessageInfo {
+	return store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(r.bits, r.kws), Size: r.size, InternalDate: fromMicros(r.date)}
 }
 
 type row struct {
@@ -185,7 +207,7 @@ func (s *Store) StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagR
 			}
 			bits, kw := applyFlags(r.bits, r.kws, u.Op, addBits, kws)
 			if bits == r.bits && kw == r.kws {
-				res.Updated = append(res.Updated, store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(bits, kw), Size: r.size, InternalDate: fromMicros(r.date)})
+				res.Updated = append(res.Updated, r.info())
 				continue
 			}
 			if res.ModSeq == 0 {
@@ -206,7 +228,8 @@ func (s *Store) StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagR
 			if err := logChange(ctx, tx, account, store.Change{ModSeq: res.ModSeq, Kind: store.ChangeFlags, Folder: u.Folder, Message: r.id, UID: r.uid}); err != nil {
 				return err
 			}
-			res.Updated = append(res.Updated, store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: res.ModSeq, Flags: joinFlags(bits, kw), Size: r.size, InternalDate: fromMicros(r.date)})
+			r.bits, r.kws, r.modseq = bits, kw, res.ModSeq
+			res.Updated = append(res.Updated, r.info())
 		}
 		if res.ModSeq != 0 {
 			return touchFolder(ctx, tx, u.Folder, res.ModSeq, 0, dUnseen, 0)

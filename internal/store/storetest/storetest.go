@@ -370,6 +370,10 @@ func testFlags(t *testing.T, s store.Store) {
 	if list[0].ModSeq != rep.ModSeq || list[1].ModSeq != rm.ModSeq {
 		t.Fatalf("per-message modseq = %d, %d", list[0].ModSeq, list[1].ModSeq)
 	}
+	infos := ok(s.Infos(c, f, []store.UID{2, 9, 1, 2}))(t)
+	if len(infos) != 2 || infos[0].UID != 1 || infos[1].UID != 2 || !slices.Equal(infos[0].Flags, list[0].Flags) || infos[1].ModSeq != list[1].ModSeq {
+		t.Fatalf("infos = %+v", infos)
+	}
 }
 
 func testUnchangedSince(t *testing.T, s store.Store) {
