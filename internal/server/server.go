@@ -39,8 +39,22 @@ func Logger(w io.Writer, c config.Log) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
+// endpoint is one configured listener address and what serves connections on it.
+type endpoint struct {
+	protocol string
+	addr     string
+	tls      *tls.Config // non-nil: implicit TLS on accept
+	serve    func(net.Listener) error
+	ln       net.Listener
+}
+
+// service is a protocol server that can be asked to stop.
+type service interface {
+	Shutdown(ctx context.Context) error
+}
+
 // Run binds every configured listener of the protocols this build serves, serves until
-// ctx ends, then stops accepting, lets in-flight requests finish (up to the configured
+// ctx ends, then stops accepting, lets in-flight work finish (up to the configured
 // shutdown timeout) and returns. A listener that cannot bind is an error before anything
 // is served.
 func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
@@ -52,59 +66,55 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
-	handler := m.instrument(routes(in, reg))
 
-	type bound struct {
-		name string
-		ln   net.Listener
-	}
-	var listeners []bound
-	closeAll := func() {
-		for _, b := range listeners {
-			b.ln.Close()
-		}
-	}
-	bind := func(name string, addrs []string, tlsCfg *tls.Config) error {
-		for _, addr := range addrs {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("%s listener %s: %w", name, addr, err)
-			}
-			if tlsCfg != nil {
-				ln = tls.NewListener(ln, tlsCfg)
-			}
-			listeners = append(listeners, bound{name, ln})
-		}
-		return nil
-	}
-	if err := bind("http", cfg.HTTP.Listen, nil); err != nil {
-		closeAll()
-		return err
-	}
-	if err := bind("https", cfg.HTTP.TLSListen, tlsConfig); err != nil {
-		closeAll()
-		return err
-	}
-	for _, p := range unbuilt(cfg) {
-		log.Info("listener not opened: this build does not serve the protocol yet", "protocol", p.name, "addresses", strings.Join(p.addrs, ","))
-	}
-
-	srv := &http.Server{
-		Handler:           handler,
+	web := &http.Server{
+		Handler:           m.instrument(routes(in, reg)),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	errs := make(chan error, len(listeners))
+	services := []service{web}
+	var endpoints []*endpoint
+	add := func(protocol string, addrs []string, implicitTLS bool, serve func(net.Listener) error) {
+		for _, a := range addrs {
+			e := &endpoint{protocol: protocol, addr: a, serve: serve}
+			if implicitTLS {
+				e.tls = tlsConfig
+			}
+			endpoints = append(endpoints, e)
+		}
+	}
+	add("http", cfg.HTTP.Listen, false, web.Serve)
+	add("https", cfg.HTTP.TLSListen, true, web.Serve)
+	for _, p := range unbuilt(cfg) {
+		log.Info("listener not opened: this build does not serve the protocol yet", "protocol", p.name, "addresses", strings.Join(p.addrs, ","))
+	}
+
+	for _, e := range endpoints {
+		ln, err := net.Listen("tcp", e.addr)
+		if err != nil {
+			for _, done := range endpoints {
+				if done.ln != nil {
+					done.ln.Close()
+				}
+			}
+			return fmt.Errorf("%s listener %s: %w", e.protocol, e.addr, err)
+		}
+		if e.tls != nil {
+			ln = tls.NewListener(ln, e.tls)
+		}
+		e.ln = ln
+	}
+	errs := make(chan error, len(endpoints))
 	var wg sync.WaitGroup
-	for _, b := range listeners {
-		log.Info("listening", "protocol", b.name, "address", b.ln.Addr().String())
+	for _, e := range endpoints {
+		log.Info("listening", "protocol", e.protocol, "address", e.ln.Addr().String())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(b.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("%s on %s: %w", b.name, b.ln.Addr(), err)
+			if err := e.serve(e.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				errs <- fmt.Errorf("%s on %s: %w", e.protocol, e.ln.Addr(), err)
 			}
 		}()
 	}
@@ -118,9 +128,20 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	log.Info("shutting down", "timeout", cfg.Limits.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
+	var swg sync.WaitGroup
+	var mu sync.Mutex
+	for _, svc := range services {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := svc.Shutdown(sctx); err != nil {
+				mu.Lock()
+				runErr = errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
+				mu.Unlock()
+			}
+		}()
 	}
+	swg.Wait()
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
