@@ -280,6 +280,9 @@ type Store interface {
 	// are not there are left out.
 	Infos(ctx context.Context, folder FolderID, uids []UID) ([]MessageInfo, error)
 	Message(ctx context.Context, id MessageID) (Message, error)
+	// Messages returns the messages of folder with the given UIDs, in UID order, with
+	// everything extracted at delivery; UIDs that are not there are left out.
+	Messages(ctx context.Context, folder FolderID, uids []UID) ([]Message, error)
 	MessageByUID(ctx context.Context, folder FolderID, uid UID) (Message, error)
 	// Raw returns the message's bytes as delivered.
 	Raw(ctx context.Context, id MessageID) ([]byte, error)

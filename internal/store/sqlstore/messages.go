@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"mailroom/internal/store"
@@ -90,6 +91,32 @@ func (s *Store) Message(ctx context.Context, id store.MessageID) (store.Message,
 	return m, nil
 }
 
+// Messages implements store.Store.
+func (s *Store) Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error) {
+	uids = sortUIDs(uids)
+	var out []store.Message
+	for part := range slices.Chunk(uids, maxInList) {
+		in, args := uidIn(folder, part)
+		rows, err := s.db.Read().QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE folder = $1 AND uid IN (`+in+`) ORDER BY uid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+			}
+			out = append(out, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+		}
+	}
+	return out, nil
+}
+
 // MessageByUID implements store.Store.
 func (s *Store) MessageByUID(ctx context.Context, folder store.FolderID, uid store.UID) (store.Message, error) {
 	m, err := scanMessage(s.db.Read().QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE folder = $1 AND uid = $2`, folder, uid))
@@ -132,6 +159,22 @@ func (r row) info() store.MessageInfo {
 	return store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(r.bits, r.kws), Size: r.size, InternalDate: fromMicros(r.date)}
 }
 
+// maxInList bounds the UIDs in one IN (...) list, well under SQLite's limit on
+// variables in a statement.
+const maxInList = 500
+
+// uidIn returns the placeholders $2.. for uids and the arguments with folder as $1.
+func uidIn(folder store.FolderID, uids []store.UID) (string, []any) {
+	args := make([]any, 0, len(uids)+1)
+	args = append(args, folder)
+	marks := make([]string, len(uids))
+	for i, u := range uids {
+		args = append(args, u)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	return strings.Join(marks, ","), args
+}
+
 type row struct {
 	id     store.MessageID
 	uid    store.UID
@@ -150,17 +193,10 @@ type row struct {
 // selectRows reads the messages of folder with the given UIDs (sorted, unique) inside tx.
 func selectRows(ctx context.Context, tx *sql.Tx, folder store.FolderID, uids []store.UID) ([]row, error) {
 	var out []row
-	const chunk = 500
-	for start := 0; start < len(uids); start += chunk {
-		part := uids[start:min(start+chunk, len(uids))]
-		args := []any{folder}
-		marks := make([]string, len(part))
-		for i, u := range part {
-			args = append(args, u)
-			marks[i] = fmt.Sprintf("$%d", i+2)
-		}
+	for part := range slices.Chunk(uids, maxInList) {
+		in, args := uidIn(folder, part)
 		rows, err := tx.QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, size, blob, internal_date, props, summary, message_id, sent_date
-			FROM messages WHERE folder = $1 AND uid IN (`+strings.Join(marks, ",")+`) ORDER BY uid`, args...)
+			FROM messages WHERE folder = $1 AND uid IN (`+in+`) ORDER BY uid`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
 		}

@@ -253,6 +253,10 @@ func testDeliver(t *testing.T, s store.Store) {
 	if string(got) != string(raw) {
 		t.Fatalf("raw differs:\n%q\n%q", got, raw)
 	}
+	batch := ok(s.Messages(c, second.Folder, []store.UID{2, 7, 1}))(t)
+	if len(batch) != 2 || batch[0].UID != 1 || batch[1].UID != 2 || batch[0].Envelope.Subject != "Hello" || batch[1].ID != second.ID {
+		t.Fatalf("messages = %+v", batch)
+	}
 	byUID := ok(s.MessageByUID(c, second.Folder, 2))(t)
 	if byUID.ID != second.ID {
 		t.Fatalf("MessageByUID = %d, want %d", byUID.ID, second.ID)
