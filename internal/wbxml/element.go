@@ -1,0 +1,115 @@
+package wbxml
+
+import "bytes"
+
+// Element is one XML element of an ActiveSync document.
+//
+// An element carries either character data (Text), or OPAQUE data (Opaque), or
+// child elements, never two of them: ActiveSync has no mixed content.
+type Element struct {
+	Page     int    // code page number; -1 when Space is not an ActiveSync namespace
+	Space    string // namespace as EAS XML writes it (e.g. "AirSync", "Email")
+	Name     string // tag name
+	Text     string // character data (STR_I/STR_T)
+	Opaque   []byte // OPAQUE data; nil when none
+	Children []*Element
+}
+
+// New returns a root element in namespace space. Space decides the code page;
+// Encode reports an unknown namespace or tag.
+func New(space, name string) *Element {
+	page, ok := pageBySpace[space]
+	if !ok {
+		page = -1
+	}
+	return &Element{Page: page, Space: space, Name: name}
+}
+
+// Add appends a new empty child element and returns it, so trees can be built
+// top down: sync.Add(NSAirSync, "Collections").Add(NSAirSync, "Collection").
+func (e *Element) Add(space, name string) *Element {
+	c := New(space, name)
+	e.Children = append(e.Children, c)
+	return c
+}
+
+// AddText appends a child holding text and returns the child.
+func (e *Element) AddText(space, name, text string) *Element {
+	c := e.Add(space, name)
+	c.Text = text
+	return c
+}
+
+// AddOpaque appends a child holding OPAQUE data (a MIME message, a
+// ConversationId) and returns the child. A nil data is stored as empty, so the
+// child is still written as OPAQUE.
+func (e *Element) AddOpaque(space, name string, data []byte) *Element {
+	c := e.Add(space, name)
+	if data == nil {
+		data = []byte{}
+	}
+	c.Opaque = data
+	return c
+}
+
+// Is reports whether e is the element space:name. It is false for a nil e.
+func (e *Element) Is(space, name string) bool {
+	return e != nil && e.Space == space && e.Name == name
+}
+
+// Child returns the first child space:name, or nil. It is nil-safe, so lookups
+// chain: root.Child(NSAirSync, "Collections").Child(NSAirSync, "Collection").
+func (e *Element) Child(space, name string) *Element {
+	if e == nil {
+		return nil
+	}
+	for _, c := range e.Children {
+		if c.Is(space, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// ChildText returns the text of the first child space:name, or "" when there
+// is none.
+func (e *Element) ChildText(space, name string) string {
+	if c := e.Child(space, name); c != nil {
+		return c.Text
+	}
+	return ""
+}
+
+// All returns every child space:name, in document order.
+func (e *Element) All(space, name string) []*Element {
+	if e == nil {
+		return nil
+	}
+	var out []*Element
+	for _, c := range e.Children {
+		if c.Is(space, name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Equal reports whether e and o are the same document: same code pages, names,
+// text, opaque data and children in the same order. A nil Opaque differs from
+// an empty one, because only the second is written as OPAQUE.
+func (e *Element) Equal(o *Element) bool {
+	if e == nil || o == nil {
+		return e == o
+	}
+	if e.Page != o.Page || e.Space != o.Space || e.Name != o.Name || e.Text != o.Text ||
+		(e.Opaque == nil) != (o.Opaque == nil) || !bytes.Equal(e.Opaque, o.Opaque) ||
+		len(e.Children) != len(o.Children) {
+		return false
+	}
+	for i, c := range e.Children {
+		if !c.Equal(o.Children[i]) {
+			return false
+		}
+	}
+	return true
+}
