@@ -11,6 +11,7 @@ export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v xml2wbxml >/dev/null || need+=(libwbxml2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} from Debian"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
