@@ -12,10 +12,13 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v xml2wbxml >/dev/null || need+=(libwbxml2-utils)
+[ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} from Debian"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
+  # Postfix is installed only for its smtp-sink test peer: no configuration, no daemon.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
