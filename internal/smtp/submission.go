@@ -1,0 +1,162 @@
+package smtp
+
+// Message submission (RFC 6409) for our users: AUTH only under TLS (RFC 4954 4, RFC
+// 8314), and a user sends only as one of their own addresses or as a mailbox they hold
+// SendAs on, in the envelope and in From: alike (RFC 6409 8.1).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+
+	"mailroom/internal/directory"
+	"mailroom/internal/mime"
+)
+
+// AuthMechanisms implements smtp.AuthSession. Nothing is offered on MX, nor before TLS,
+// so EHLO in clear lists no AUTH (RFC 4954 4).
+func (s *session) AuthMechanisms() []string {
+	if s.role != roleSubmission || !s.tls {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth implements smtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	switch {
+	case s.role != roleSubmission:
+		return nil, reply(502, 5, 5, 1, "AUTH is not offered here; submit mail on port 587 or 465")
+	case !s.tls:
+		return nil, s.reject(errEncryptionRequired())
+	case s.user != nil:
+		return nil, reply(503, 5, 5, 1, "Already authenticated")
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			return s.authenticate(identity, username, password)
+		}), nil
+	case sasl.Login:
+		return newLoginServer(func(username, password string) error {
+			return s.authenticate("", username, password)
+		}), nil
+	}
+	return nil, reply(504, 5, 5, 4, "Unrecognized authentication mechanism")
+}
+
+// authenticate checks a login and password with the directory. An authorization
+// identity (RFC 4616 2) may only name the user themselves.
+func (s *session) authenticate(identity, login, password string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	u, err := s.srv.cfg.Directory.Authenticate(ctx, login, password)
+	switch {
+	case err == nil:
+	case errors.Is(err, directory.ErrBadCredentials), errors.Is(err, directory.ErrDisabled):
+		s.authFailures++
+		s.log.Warn("authentication failed", "login", login, "err", err)
+		if s.authFailures >= maxAuthFailures {
+			return s.closing(errTooManyErrors())
+		}
+		return s.reject(errBadCredentials())
+	default:
+		s.log.Error("authenticate", "login", login, "err", err)
+		// RFC 4954 6: temporary authentication failure.
+		return reply(454, 4, 7, 0, "Temporary authentication failure")
+	}
+	if identity != "" && !isOwnAddress(u, identity) && !strings.EqualFold(identity, login) {
+		s.log.Warn("authorization identity refused", "login", login, "identity", identity)
+		return s.reject(reply(535, 5, 7, 8, "%s may not act as %s", u.Address, identity))
+	}
+	s.user = &u
+	s.log = s.log.With("user", u.Address)
+	s.log.Info("authenticated")
+	return nil
+}
+
+func isOwnAddress(u directory.User, addr string) bool {
+	if strings.EqualFold(u.Address, addr) {
+		return true
+	}
+	for _, a := range u.Aliases {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendableAddresses reads the user afresh (a user disabled since AUTH sends no more)
+// and returns, in lower case, their addresses and those of every mailbox they hold
+// SendAs on.
+func (s *session) sendableAddresses(ctx context.Context) (map[string]bool, error) {
+	u, err := s.srv.cfg.Directory.User(ctx, s.user.Address)
+	if err != nil {
+		s.log.Error("read user", "err", err)
+		return nil, errTemporary()
+	}
+	if !u.Enabled {
+		return nil, s.closing(reply(421, 4, 7, 0, "%s is disabled, closing connection", u.Address))
+	}
+	grants, err := s.srv.cfg.Directory.GrantsTo(ctx, u.ID)
+	if err != nil {
+		s.log.Error("read grants", "err", err)
+		return nil, errTemporary()
+	}
+	out := map[string]bool{}
+	add := func(m directory.User) {
+		out[strings.ToLower(m.Address)] = true
+		for _, a := range m.Aliases {
+			out[strings.ToLower(a)] = true
+		}
+	}
+	add(u)
+	for _, g := range grants {
+		for _, r := range g.Rights {
+			if r == directory.SendAs {
+				add(g.Mailbox)
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkFrom checks the message's From: field (RFC 5322 3.6.2: exactly one, with one
+// or more mailboxes) against the addresses the user may send as, and returns the
+// domain of its first mailbox, the DKIM signing domain. It reads From: with the same
+// parser the store uses, so what is checked is what mail clients will show.
+func (s *session) checkFrom(raw []byte) (string, error) {
+	header := raw[:headerEnd(raw)]
+	m := mime.Parse(append(bytes.Clone(header), "\r\n"...))
+	fields := 0
+	for _, f := range m.Headers {
+		if strings.EqualFold(f.Name, "From") {
+			fields++
+		}
+	}
+	if fields != 1 {
+		return "", s.reject(reply(550, 5, 6, 0, "The message must have exactly one From: field, not %d", fields))
+	}
+	domain := ""
+	for _, a := range m.Envelope.From {
+		if a.IsGroupStart() || a.IsGroupEnd() {
+			continue
+		}
+		addr := a.Mailbox + "@" + a.Host
+		if !s.tx.sendAs[strings.ToLower(addr)] {
+			s.log.Info("From: refused", "from", addr)
+			return "", s.reject(reply(550, 5, 7, 1, "From: <%s> is not an address %s may send as", addr, s.user.Address))
+		}
+		if domain == "" {
+			domain = strings.ToLower(a.Host)
+		}
+	}
+	if domain == "" {
+		return "", s.reject(reply(550, 5, 6, 0, "The From: field names no mailbox"))
+	}
+	return domain, nil
+}
