@@ -7,19 +7,20 @@ cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 
-# Debian packages the tests drive as real peers.
+# Debian packages the tests drive as real peers and clients.
+packages=(python3 sqlite3 curl openssl libwbxml2-utils postfix swaks msmtp fetchmail isync
+  opendkim-tools python3-dkim python3-nacl)
 need=()
-command -v python3 >/dev/null || need+=(python3)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v xml2wbxml >/dev/null || need+=(libwbxml2-utils)
-[ -x /usr/sbin/smtp-sink ] || need+=(postfix)
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} from Debian"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   # Postfix is installed only for its smtp-sink test peer: no configuration, no daemon.
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 if ! command -v go >/dev/null; then

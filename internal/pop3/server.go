@@ -1,0 +1,266 @@
+package pop3
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mailroom/internal/directory"
+	"mailroom/internal/store"
+)
+
+// Store is what the POP3 server needs of the mailbox store.
+type Store interface {
+	FolderByRole(ctx context.Context, id store.AccountID, role store.Role) (store.Folder, error)
+	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
+	Expunge(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.UID, error)
+}
+
+// Authenticator checks a login name and password; *directory.Directory is one. It
+// returns an error matching directory.ErrBadCredentials or directory.ErrDisabled when
+// the login is refused, and any other error when it cannot tell.
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Store Store
+	Auth  Authenticator
+	// TLS serves STLS and implicit-TLS listeners. Without it a plain listener offers no
+	// STLS and so refuses every login.
+	TLS    *tls.Config
+	Logger *slog.Logger // nil: slog.Default()
+	// Hostname names the server in the greeting; "" means localhost.
+	Hostname string
+	// IdleTimeout ends a session that sends no command for this long; 0 means ten
+	// minutes, the least RFC 1939 section 3 allows for an autologout timer.
+	IdleTimeout time.Duration
+	// AuthFailureDelay is the pause before a failed login is answered, which slows
+	// down password guessing; 0 means one second.
+	AuthFailureDelay time.Duration
+}
+
+// Defaults and limits.
+const (
+	defaultIdleTimeout      = 10 * time.Minute
+	defaultAuthFailureDelay = time.Second
+	// handshakeTimeout bounds a TLS handshake, so a client that stalls in it cannot
+	// hold a session for a whole idle period.
+	handshakeTimeout = 30 * time.Second
+	// maxAuthFailures is how many failed logins a connection gets before it is closed.
+	maxAuthFailures = 3
+	// maxBadCommands is how many unknown, malformed or over-long commands a connection
+	// gets before it is closed as abusive.
+	maxBadCommands = 10
+)
+
+// ErrServerClosed is what Serve returns after Shutdown. It matches net.ErrClosed too,
+// as the listener is closed by then.
+var ErrServerClosed = fmt.Errorf("pop3: server closed: %w", net.ErrClosed)
+
+// Server is a POP3 server. It is safe for concurrent use; one Server may serve several
+// listeners at once, plain and implicit-TLS, which share its maildrop locks.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	// base is the parent of every session's context; Shutdown cancels it when its
+	// own context ends before the sessions do.
+	base   context.Context
+	cancel context.CancelFunc
+	locks  lockTable
+	nextID atomic.Uint64
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a server built from c, with defaults for its zero fields.
+func New(c Config) *Server {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = defaultIdleTimeout
+	}
+	if c.AuthFailureDelay <= 0 {
+		c.AuthFailureDelay = defaultAuthFailureDelay
+	}
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       c,
+		log:       log.With("protocol", "pop3"),
+		base:      base,
+		cancel:    cancel,
+		locks:     lockTable{held: map[store.AccountID]bool{}},
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+	}
+}
+
+// Serve accepts connections on ln until Shutdown, which makes it return
+// ErrServerClosed. With implicitTLS every connection starts with a TLS handshake
+// (port 995); without, sessions start in plain text and offer STLS (port 110).
+func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	if implicitTLS && s.cfg.TLS == nil {
+		return errors.New("pop3: implicit TLS needs a TLS configuration")
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("pop3: accept: %w", err)
+			}
+			// Running out of file descriptors and the like passes; wait a little
+			// rather than spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "addr", ln.Addr().String(), "err", err, "retry", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.start(conn, implicitTLS)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// start runs a session for conn in its own goroutine, unless the server is shutting
+// down.
+func (s *Server) start(conn net.Conn, implicitTLS bool) {
+	c := &session{
+		srv:         s,
+		raw:         conn,
+		conn:        conn,
+		implicitTLS: implicitTLS,
+		log: s.log.With("session", s.nextID.Add(1), "remote", conn.RemoteAddr().String(),
+			"implicit_tls", implicitTLS),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.sessions[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		// A bug must cost one connection, not the process serving every protocol.
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("session panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		defer func() {
+			s.mu.Lock()
+			delete(s.sessions, c)
+			s.mu.Unlock()
+		}()
+		c.serve(s.base)
+	}()
+}
+
+// Shutdown stops accepting connections, tells every session waiting for a command
+// "-ERR server shutting down" and closes it, lets a command in progress finish first
+// (a QUIT completes its deletions), and returns once every session has ended. If ctx
+// ends first, it closes the remaining connections, cancels their store calls and
+// returns ctx's error; no session enters the UPDATE state then, so nothing is deleted
+// that the client did not see confirmed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for c := range s.sessions {
+		sessions = append(sessions, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range sessions {
+		c.interrupt()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.sessions {
+			c.raw.Close()
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("pop3: shutdown: %w", ctx.Err())
+	}
+}
+
+// lockTable gives one session at a time exclusive access to a maildrop (RFC 1939
+// section 8). It only knows the sessions of this process: locking across several
+// Mailroom nodes comes with the PostgreSQL store, which several nodes can share.
+type lockTable struct {
+	mu   sync.Mutex
+	held map[store.AccountID]bool
+}
+
+// acquire locks the maildrop of id and reports whether it was free.
+func (t *lockTable) acquire(id store.AccountID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held[id] {
+		return false
+	}
+	t.held[id] = true
+	return true
+}
+
+func (t *lockTable) release(id store.AccountID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.held, id)
+}
