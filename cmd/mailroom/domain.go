@@ -7,6 +7,7 @@ import (
 
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
+	"mailroom/internal/msgauth"
 )
 
 func runDomain(ctx context.Context, e *env, args []string) error {
@@ -26,7 +27,7 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return f.with(ctx, e, func(in *instance.Instance) error {
-		d, err := in.Directory.AddDomain(ctx, pos[0], *netbios)
+		d, err := in.AddDomain(ctx, pos[0], *netbios)
 		if err != nil {
 			return err
 		}
@@ -81,10 +82,25 @@ func domainShow(ctx context.Context, e *env, args []string) error {
 		}
 		out := struct {
 			directory.Domain
-			Mailboxes int `json:"mailboxes"`
-		}{d, count}
+			Mailboxes int    `json:"mailboxes"`
+			DKIMName  string `json:"dkimName,omitempty"`
+			DKIMTXT   string `json:"dkimTxt,omitempty"`
+		}{Domain: d, Mailboxes: count}
+		if k, err := in.Directory.DKIMKey(ctx, d.Name); err == nil {
+			signer, err := msgauth.NewSigner(d.Name, k.Selector, k.PrivateKey)
+			if err != nil {
+				return err
+			}
+			if out.DKIMTXT, err = signer.TXTRecord(); err != nil {
+				return err
+			}
+			out.DKIMName = k.Selector + "._domainkey." + d.Name
+		}
 		return emit(e, *f.json, out, func(w io.Writer) {
 			fmt.Fprintf(w, "Domain:\t%s\nNetBIOS:\t%s\nCreated:\t%s\nMailboxes:\t%d\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02 15:04:05"), count)
+			if out.DKIMName != "" {
+				fmt.Fprintf(w, "DKIM record:\t%s TXT \"%s\"\n", out.DKIMName, out.DKIMTXT)
+			}
 		})
 	})
 }

@@ -193,7 +193,7 @@ func TestDirectoryCommands(t *testing.T) {
 	}
 	ok(t, "", "domain", "remove", d, "contoso.test")
 	out := ok(t, "", "domain", "show", d, "example.test")
-	if !strings.Contains(out, "Mailboxes:") || !strings.Contains(out, "2") {
+	if !strings.Contains(out, "Mailboxes:") || !strings.Contains(out, "2") || !strings.Contains(out, `mailroom._domainkey.example.test TXT "v=DKIM1; k=rsa; p=`) {
 		t.Fatalf("domain show = %s", out)
 	}
 }

@@ -21,6 +21,8 @@ type Config struct {
 	// POP3 listeners: Listen offers STLS, TLSListen is implicit TLS.
 	POP3 Listeners
 	HTTP HTTP
+	// DNS says which DNS server mail checks and outbound delivery ask.
+	DNS DNS
 	// Limits bounds how long and how much the server waits and accepts.
 	Limits Limits
 	// Dir is the data directory; relative paths in the file resolve against it.
@@ -69,6 +71,12 @@ type Listeners struct {
 type HTTP struct {
 	Listen    []string // plain HTTP: health checks and redirects
 	TLSListen []string // ActiveSync, Autodiscover, admin API, DAV, metrics
+}
+
+// DNS selects the resolver.
+type DNS struct {
+	// Resolver is the host:port of a DNS server; empty means the system's resolver.
+	Resolver string
 }
 
 // Limits bounds the server's waiting.

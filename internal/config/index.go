@@ -214,6 +214,8 @@ func schema() map[string]shape {
 		"http.listen[]":           shapeString,
 		"http.tls_listen":         shapeList,
 		"http.tls_listen[]":       shapeString,
+		"dns":                     shapeTable,
+		"dns.resolver":            shapeString,
 		"limits":                  shapeTable,
 		"limits.shutdown_timeout": shapeString,
 	}

@@ -25,6 +25,7 @@ type file struct {
 	IMAP     *filePair  `toml:"imap"`
 	POP3     *filePair  `toml:"pop3"`
 	HTTP     *filePair  `toml:"http"`
+	DNS      *fileDNS   `toml:"dns"`
 	Limits   *fileLimit `toml:"limits"`
 }
 
@@ -62,6 +63,10 @@ type fileSMTP struct {
 type filePair struct {
 	Listen    *[]string `toml:"listen"`
 	TLSListen *[]string `toml:"tls_listen"`
+}
+
+type fileDNS struct {
+	Resolver *string `toml:"resolver"`
 }
 
 type fileLimit struct {
@@ -197,6 +202,9 @@ func (f *file) apply(c *Config) []*Error {
 			setList(&l.to.Listen, l.from.Listen)
 			setList(&l.to.TLSListen, l.from.TLSListen)
 		}
+	}
+	if f.DNS != nil {
+		setString(&c.DNS.Resolver, f.DNS.Resolver)
 	}
 	if f.Limits != nil && f.Limits.ShutdownTimeout != nil {
 		d, err := time.ParseDuration(*f.Limits.ShutdownTimeout)

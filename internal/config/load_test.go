@@ -80,6 +80,7 @@ func TestLoadErrors(t *testing.T) {
 		{"size overflow", host + "[smtp]\nmax_message_size = \"9999999999TiB\"\n", 3, "smtp.max_message_size", ErrValue, ""},
 		{"duration", host + "[limits]\nshutdown_timeout = \"soon\"\n", 3, "limits.shutdown_timeout", ErrValue, "not a duration"},
 		{"duration negative", host + "[limits]\nshutdown_timeout = \"-1s\"\n", 3, "limits.shutdown_timeout", ErrValue, "negative"},
+		{"resolver without port", host + "[dns]\nresolver = \"127.0.0.1\"\n", 3, "dns.resolver", ErrValue, "host:port"},
 		{"address without port", host + "[imap]\ntls_listen = [\"99999\"]\n", 3, "imap.tls_listen", ErrValue, `imap.tls_listen: "99999" is not a host:port address`},
 		{"port zero", host + "[imap]\nlisten = [\":0\"]\n", 3, "imap.listen", ErrValue, "port \"0\" is not a number from 1 to 65535"},
 		{"port too large", host + "[smtp]\nsubmission = [\"127.0.0.1:70000\"]\n", 3, "smtp.submission", ErrValue, "1 to 65535"},
@@ -188,6 +189,7 @@ func TestLoadValues(t *testing.T) {
 		{"integer size", host + "[smtp]\nmax_message_size = 1_000\n", func(c Config) bool { return c.SMTP.MaxMessageSize == 1000 }},
 		{"binary size", host + "[smtp]\nmax_message_size = \"1GiB\"\n", func(c Config) bool { return c.SMTP.MaxMessageSize == GiB }},
 		{"duration", host + "[limits]\nshutdown_timeout = \"1m30s\"\n", func(c Config) bool { return c.Limits.ShutdownTimeout == 90*time.Second }},
+		{"resolver", host + "[dns]\nresolver = \"127.0.0.1:5353\"\n", func(c Config) bool { return c.DNS.Resolver == "127.0.0.1:5353" }},
 		{"dotted keys", host + "imap.listen = [\"127.0.0.1:143\", \"[::1]:143\", \"localhost:1143\"]\n", func(c Config) bool {
 			return len(c.IMAP.Listen) == 3
 		}},

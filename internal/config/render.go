@@ -63,6 +63,11 @@ func Render(c Config) []byte {
 	w.comment("HTTPS: ActiveSync, Autodiscover, admin API, DAV and metrics.")
 	w.key("tls_listen", renderList(c.HTTP.TLSListen), "443")
 
+	w.table("dns")
+	w.comment("DNS server (host:port) for SPF/DKIM/DMARC checks and outbound delivery;")
+	w.comment("empty: the system's resolver.")
+	w.key("resolver", quote(c.DNS.Resolver), "")
+
 	w.table("limits")
 	w.comment("How long shutdown waits for open connections to finish.")
 	w.key("shutdown_timeout", quote(c.Limits.ShutdownTimeout.String()), "")

@@ -53,6 +53,11 @@ func (c Config) validate(lineOf func(path string) int) []*Error {
 	if c.SMTP.MaxMessageSize <= 0 {
 		bad("smtp.max_message_size", "must be more than 0 bytes")
 	}
+	if c.DNS.Resolver != "" {
+		if _, _, msg := parseAddress(c.DNS.Resolver); msg != "" {
+			bad("dns.resolver", "%s", msg)
+		}
+	}
 	if c.Limits.ShutdownTimeout < 0 {
 		bad("limits.shutdown_timeout", "must not be negative")
 	}

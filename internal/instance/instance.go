@@ -18,6 +18,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
+	"mailroom/internal/msgauth"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlstore"
 	"mailroom/internal/tlsconf"
@@ -78,6 +79,27 @@ func (in *Instance) Close() error {
 	return errors.Join(in.Store.Close(), in.DB.Close())
 }
 
+// DKIMSelector names the DKIM key Mailroom makes for each domain: it signs with the key
+// published at mailroom._domainkey.DOMAIN.
+const DKIMSelector = "mailroom"
+
+// AddDomain adds a mail domain together with a new DKIM signing key for it. If the key
+// cannot be made or stored, the domain is removed again, so nothing is half-made.
+func (in *Instance) AddDomain(ctx context.Context, name, netbios string) (directory.Domain, error) {
+	d, err := in.Directory.AddDomain(ctx, name, netbios)
+	if err != nil {
+		return d, err
+	}
+	key, _, err := msgauth.GenerateKey(msgauth.KeyRSA2048)
+	if err == nil {
+		err = in.Directory.SetDKIMKey(ctx, d.Name, DKIMSelector, key)
+	}
+	if err != nil {
+		return d, errors.Join(fmt.Errorf("DKIM key for %s: %w", d.Name, err), in.Directory.RemoveDomain(ctx, d.Name))
+	}
+	return d, nil
+}
+
 // InitOptions say what `mailroom init` creates.
 type InitOptions struct {
 	Dir      string
@@ -126,7 +148,7 @@ func Init(ctx context.Context, o InitOptions, logger *slog.Logger) (err error) {
 	}
 	defer in.Close()
 	if o.Domain != "" {
-		if _, err := in.Directory.AddDomain(ctx, o.Domain, ""); err != nil {
+		if _, err := in.AddDomain(ctx, o.Domain, ""); err != nil {
 			return err
 		}
 	}
