@@ -31,23 +31,26 @@ func freeAddr(t *testing.T) string {
 }
 
 // loopbackConfig rewrites the data directory's configuration to listen on free loopback
-// ports, and returns the HTTP and HTTPS addresses.
-func loopbackConfig(t *testing.T, data string) (string, string) {
+// ports and to ask a DNS "server" on a closed loopback port (so no query ever leaves the
+// machine), and returns the configuration.
+func loopbackConfig(t *testing.T, data string) config.Config {
 	t.Helper()
 	file := filepath.Join(data, config.DefaultFile)
 	cfg, err := config.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpAddr, httpsAddr := freeAddr(t), freeAddr(t)
-	cfg.HTTP.Listen, cfg.HTTP.TLSListen = []string{httpAddr}, []string{httpsAddr}
-	cfg.SMTP.Listen, cfg.SMTP.Submission, cfg.SMTP.Submissions = nil, nil, nil
-	cfg.IMAP, cfg.POP3 = config.Listeners{}, config.Listeners{}
+	one := func() []string { return []string{freeAddr(t)} }
+	cfg.HTTP.Listen, cfg.HTTP.TLSListen = one(), one()
+	cfg.SMTP.Listen, cfg.SMTP.Submission, cfg.SMTP.Submissions = one(), one(), one()
+	cfg.IMAP = config.Listeners{}
+	cfg.POP3 = config.Listeners{Listen: one(), TLSListen: one()}
+	cfg.DNS.Resolver = freeAddr(t)
 	cfg.Limits.ShutdownTimeout = 5 * time.Second
 	if err := os.WriteFile(file, config.Render(cfg), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	return httpAddr, httpsAddr
+	return cfg
 }
 
 type serveProcess struct {
@@ -100,7 +103,8 @@ func (s *serveProcess) waitLog(t *testing.T, want string) string {
 
 func TestServe(t *testing.T) {
 	data := newData(t)
-	httpAddr, httpsAddr := loopbackConfig(t, data)
+	cfg := loopbackConfig(t, data)
+	httpAddr, httpsAddr := cfg.HTTP.Listen[0], cfg.HTTP.TLSListen[0]
 	s := startServe(t, data)
 	s.waitLog(t, "address="+httpAddr)
 	s.waitLog(t, "address="+httpsAddr)

@@ -23,6 +23,7 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/instance"
+	"mailroom/internal/pop3"
 	"mailroom/internal/tlsconf"
 )
 
@@ -87,6 +88,21 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	}
 	add("http", cfg.HTTP.Listen, false, web.Serve)
 	add("https", cfg.HTTP.TLSListen, true, web.Serve)
+
+	mta, worker, err := mailServices(ctx, in, tlsConfig, log)
+	if err != nil {
+		return err
+	}
+	services = append(services, mta, worker)
+	add("smtp", cfg.SMTP.Listen, false, mta.ServeMX)
+	add("submission", cfg.SMTP.Submission, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, false) })
+	add("submissions", cfg.SMTP.Submissions, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, true) })
+
+	pop := pop3.New(pop3.Config{Store: in.Store, Auth: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "pop3")})
+	services = append(services, pop)
+	add("pop3", cfg.POP3.Listen, false, func(ln net.Listener) error { return pop.Serve(ln, false) })
+	add("pop3s", cfg.POP3.TLSListen, false, func(ln net.Listener) error { return pop.Serve(ln, true) })
+
 	for _, p := range unbuilt(cfg) {
 		log.Info("listener not opened: this build does not serve the protocol yet", "protocol", p.name, "addresses", strings.Join(p.addrs, ","))
 	}
@@ -165,9 +181,7 @@ type protocolListeners struct {
 func unbuilt(cfg config.Config) []protocolListeners {
 	var out []protocolListeners
 	for _, p := range []protocolListeners{
-		{"smtp", cfg.SMTP.Listen}, {"submission", cfg.SMTP.Submission}, {"submissions", cfg.SMTP.Submissions},
 		{"imap", cfg.IMAP.Listen}, {"imaps", cfg.IMAP.TLSListen},
-		{"pop3", cfg.POP3.Listen}, {"pop3s", cfg.POP3.TLSListen},
 	} {
 		if len(p.addrs) > 0 {
 			out = append(out, p)

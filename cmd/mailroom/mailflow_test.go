@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMailEndToEnd runs the whole server and moves mail with real clients: swaks into the
+// MX and through authenticated submission, Python's poplib out again.
+func TestMailEndToEnd(t *testing.T) {
+	for _, tool := range []string{"swaks", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+	data := newData(t)
+	ok(t, goodPassword+"\n", "user", "add", "--data", data, "--password-stdin", "alice@example.test")
+	ok(t, goodPassword+"\n", "user", "add", "--data", data, "--password-stdin", "bob@example.test")
+	cfg := loopbackConfig(t, data)
+	s := startServe(t, data)
+	s.waitLog(t, "mailroom serving")
+
+	host, port := splitAddr(t, cfg.SMTP.Listen[0])
+	swaks := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("swaks", append([]string{"--server", host, "--hide-all"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("swaks %v: %v\n%s\nserver said:\n%s", args, err, out, s.all.String())
+		}
+		return string(out)
+	}
+	swaks("--port", port, "--from", "someone@remote.test", "--to", "alice@example.test",
+		"--header", "Subject: from outside", "--body", "Hello from the MX")
+	_, subPort := splitAddr(t, cfg.SMTP.Submission[0])
+	swaks("--port", subPort, "--tls", "--auth", "LOGIN", "--auth-user", "bob@example.test", "--auth-password", goodPassword,
+		"--from", "bob@example.test", "--to", "alice@example.test", "--header", "From: bob@example.test",
+		"--header", "Subject: from bob", "--body", "Hello from submission")
+
+	_, popPort := splitAddr(t, cfg.POP3.TLSListen[0])
+	script := `
+import poplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.check_hostname = False  # the certificate names mail.example.test; the chain is still verified
+p = poplib.POP3_SSL("127.0.0.1", int(sys.argv[1]), context=ctx)
+p.user("alice@example.test"); p.pass_(sys.argv[3])
+count, _ = p.stat()
+print("COUNT", count)
+for i in range(1, count + 1):
+    print("MESSAGE")
+    print(b"\n".join(p.retr(i)[1]).decode())
+p.quit()
+`
+	out, err := exec.Command("python3", "-c", script, popPort, filepath.Join(data, "tls", "cert.pem"), goodPassword).CombinedOutput()
+	if err != nil {
+		t.Fatalf("poplib: %v\n%s", err, out)
+	}
+	got := string(out)
+	if !strings.Contains(got, "COUNT 2") {
+		t.Fatalf("alice's mailbox:\n%s", got)
+	}
+	parts := strings.Split(got, "MESSAGE")
+	if len(parts) != 3 {
+		t.Fatalf("messages:\n%s", got)
+	}
+	mx, sub := parts[1], parts[2]
+	for _, want := range []string{"Subject: from outside", "Authentication-Results: mail.example.test;", "Received: from", "Hello from the MX"} {
+		if !strings.Contains(mx, want) {
+			t.Errorf("MX message lacks %q:\n%s", want, mx)
+		}
+	}
+	for _, want := range []string{"Subject: from bob", "DKIM-Signature:", "d=example.test", "s=mailroom", "Hello from submission"} {
+		if !strings.Contains(sub, want) {
+			t.Errorf("submitted message lacks %q:\n%s", want, sub)
+		}
+	}
+}
+
+func splitAddr(t *testing.T, addr string) (string, string) {
+	t.Helper()
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		t.Fatalf("address %q has no port", addr)
+	}
+	return addr[:i], addr[i+1:]
+}

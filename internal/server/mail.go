@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"mailroom/internal/blob"
+	"mailroom/internal/directory"
+	"mailroom/internal/instance"
+	"mailroom/internal/mailflow"
+	"mailroom/internal/msgauth"
+	"mailroom/internal/queue"
+	"mailroom/internal/smtp"
+)
+
+// resolver returns the DNS resolver the configuration names: the system's, or a DNS
+// server at host:port asked directly.
+func resolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// outboundQueue hands SMTP submission's remote recipients, with their RFC 3461
+// parameters, to the queue.
+type outboundQueue struct{ q *queue.Queue }
+
+func (o outboundQueue) Send(ctx context.Context, e smtp.Envelope, raw []byte) error {
+	m := queue.Message{From: e.From, Raw: raw, Ret: queue.Ret(strings.ToUpper(e.Ret)), EnvID: e.EnvID, DSN: map[string]queue.RcptDSN{}}
+	for _, r := range e.To {
+		m.To = append(m.To, r.Addr)
+		var d queue.RcptDSN
+		for _, n := range r.Notify {
+			d.Notify = append(d.Notify, queue.Notify(strings.ToUpper(n)))
+		}
+		d.ORcpt = r.ORcpt
+		m.DSN[r.Addr] = d
+	}
+	_, err := o.q.Enqueue(ctx, m)
+	return err
+}
+
+// checker gives SMTP the Authentication-Results field of an incoming message.
+type checker struct{ v *msgauth.Verifier }
+
+func (c checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string, raw []byte) (string, error) {
+	res, err := c.v.Check(ctx, ip, helo, mailFrom, raw)
+	if err != nil {
+		return "", err
+	}
+	return res.Header, nil
+}
+
+// dkimSigner signs outgoing mail with the sending domain's key. A domain without a key
+// (none was made for it) sends unsigned, which is logged once per message.
+type dkimSigner struct {
+	dir *directory.Directory
+	log *slog.Logger
+}
+
+func (s dkimSigner) Sign(ctx context.Context, domain string, raw []byte) ([]byte, error) {
+	k, err := s.dir.DKIMKey(ctx, domain)
+	if errors.Is(err, directory.ErrNotFound) {
+		s.log.Warn("sending unsigned: the domain has no DKIM key", "domain", domain)
+		return raw, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	signer, err := msgauth.NewSigner(k.Domain, k.Selector, k.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	return signer.Sign(raw)
+}
+
+// background is a goroutine that runs until its service is shut down.
+type background struct {
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func runBackground(ctx context.Context, fn func(ctx context.Context)) *background {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b := &background{cancel: cancel}
+	b.done.Add(1)
+	go func() {
+		defer b.done.Done()
+		fn(ctx)
+	}()
+	return b
+}
+
+func (b *background) Shutdown(ctx context.Context) error {
+	b.cancel()
+	done := make(chan struct{})
+	go func() { b.done.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// mailServices builds the outbound queue and the SMTP server.
+func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, log *slog.Logger) (*smtp.Server, *background, error) {
+	cfg := in.Config
+	res := resolver(cfg.DNS.Resolver)
+	blobs, err := blob.Open(cfg.Path("queue"))
+	if err != nil {
+		return nil, nil, err
+	}
+	flow := &mailflow.Flow{Directory: in.Directory, Mailboxes: in.Store, Logger: log}
+	q, err := queue.New(ctx, in.DB, blobs, flow, queue.Config{Hostname: cfg.Hostname, Resolver: res, Logger: log.With("component", "queue")})
+	if err != nil {
+		return nil, nil, err
+	}
+	flow.Queue = q
+	worker := runBackground(ctx, func(ctx context.Context) {
+		if err := q.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("outbound queue stopped", "err", err)
+		}
+	})
+	srv := smtp.New(smtp.Config{
+		Hostname:       cfg.Hostname,
+		Directory:      in.Directory,
+		Mailboxes:      in.Store,
+		Outbound:       outboundQueue{q},
+		Checker:        checker{&msgauth.Verifier{Resolver: res, Hostname: cfg.Hostname, Logger: log}},
+		Signer:         dkimSigner{in.Directory, log},
+		TLS:            tlsConfig,
+		MaxMessageSize: int64(cfg.SMTP.MaxMessageSize),
+		Logger:         log.With("component", "smtp"),
+	})
+	return srv, worker, nil
+}
