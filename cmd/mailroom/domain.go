@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
+	"mailroom/internal/autodiscover"
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
 	"mailroom/internal/msgauth"
+	"mailroom/internal/server"
 )
 
 func runDomain(ctx context.Context, e *env, args []string) error {
@@ -16,6 +19,7 @@ func runDomain(ctx context.Context, e *env, args []string) error {
 		{"list", domainList},
 		{"show", domainShow},
 		{"remove", domainRemove},
+		{"dns", domainDNS},
 	}, args)
 }
 
@@ -117,5 +121,37 @@ func domainRemove(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "Removed domain %s.\n", pos[0])
 		return nil
+	})
+}
+
+func domainDNS(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain dns", "DOMAIN")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		d, err := in.Directory.Domain(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		records := autodiscover.DNSRecords(d.Name, server.Discovery(in.Config), in.Config.Hostname)
+		if k, err := in.Directory.DKIMKey(ctx, d.Name); err == nil {
+			signer, err := msgauth.NewSigner(d.Name, k.Selector, k.PrivateKey)
+			if err != nil {
+				return err
+			}
+			txt, err := signer.TXTRecord()
+			if err != nil {
+				return err
+			}
+			records = append(records, autodiscover.Record{Name: k.Selector + "._domainkey." + d.Name + ".", Type: "TXT", Value: strconv.Quote(txt), Note: "DKIM public key (RFC 6376)"})
+		}
+		return emit(e, *f.json, records, func(w io.Writer) {
+			fmt.Fprintf(w, "; records to publish for %s\n", d.Name)
+			for _, r := range records {
+				fmt.Fprintf(w, "%s\tIN %s\t%s\t; %s\n", r.Name, r.Type, r.Value, r.Note)
+			}
+		})
 	})
 }

@@ -38,6 +38,23 @@ func TestMailEndToEnd(t *testing.T) {
 		"--from", "bob@example.test", "--to", "alice@example.test", "--header", "From: bob@example.test",
 		"--header", "Subject: from bob", "--body", "Hello from submission")
 
+	// Autodiscover, as Outlook asks it, points at the services this server runs.
+	request := `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@example.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`
+	curl, err := exec.Command("curl", "-sS", "-k", "--user", "alice@example.test:"+goodPassword, "-H", "Content-Type: text/xml",
+		"--data-binary", request, "https://"+cfg.HTTP.TLSListen[0]+"/autodiscover/autodiscover.xml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl autodiscover: %v\n%s", err, curl)
+	}
+	_, popTLS := splitAddr(t, cfg.POP3.TLSListen[0])
+	for _, want := range []string{"<Type>POP3</Type>", "<Port>" + popTLS + "</Port>", "<Type>SMTP</Type>", "<Port>" + subPort + "</Port>", "<Server>mail.example.test</Server>"} {
+		if !strings.Contains(string(curl), want) {
+			t.Errorf("autodiscover answer lacks %q:\n%s", want, curl)
+		}
+	}
+	if strings.Contains(string(curl), "<Type>IMAP</Type>") {
+		t.Errorf("autodiscover offers IMAP, which this build does not serve:\n%s", curl)
+	}
+
 	_, popPort := splitAddr(t, cfg.POP3.TLSListen[0])
 	script := `
 import poplib, ssl, sys

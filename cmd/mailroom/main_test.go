@@ -191,6 +191,12 @@ func TestDirectoryCommands(t *testing.T) {
 	if r := mailroom(t, "", "domain", "remove", d, "example.test"); r.code != 1 || !strings.Contains(r.stderr, "in use") {
 		t.Fatalf("removing a domain in use: %+v", r)
 	}
+	dns := ok(t, "", "domain", "dns", d, "example.test")
+	for _, want := range []string{"example.test.", "IN MX", "_submission._tcp.example.test.", "_autodiscover._tcp.example.test.", "mailroom._domainkey.example.test.", "v=DKIM1"} {
+		if !strings.Contains(dns, want) {
+			t.Errorf("domain dns lacks %q:\n%s", want, dns)
+		}
+	}
 	ok(t, "", "domain", "remove", d, "contoso.test")
 	out := ok(t, "", "domain", "show", d, "example.test")
 	if !strings.Contains(out, "Mailboxes:") || !strings.Contains(out, "2") || !strings.Contains(out, `mailroom._domainkey.example.test TXT "v=DKIM1; k=rsa; p=`) {

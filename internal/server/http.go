@@ -12,9 +12,13 @@ import (
 	"mailroom/internal/instance"
 )
 
-// routes is the HTTP surface shared by the plain and the TLS listeners.
-func routes(in *instance.Instance, reg *prometheus.Registry) http.Handler {
+// routes is the HTTP surface shared by the plain and the TLS listeners; each protocol
+// handler registers its own paths.
+func routes(in *instance.Instance, reg *prometheus.Registry, handlers ...interface{ Register(*http.ServeMux) }) http.Handler {
 	mux := http.NewServeMux()
+	for _, h := range handlers {
+		h.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		status, code := map[string]string{"status": "ok"}, http.StatusOK
 		if err := in.DB.Read().PingContext(r.Context()); err != nil {

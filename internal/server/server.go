@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailroom/internal/autodiscover"
 	"mailroom/internal/config"
 	"mailroom/internal/instance"
 	"mailroom/internal/pop3"
@@ -68,8 +69,9 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
+	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Logger: log.With("component", "autodiscover")})
 	web := &http.Server{
-		Handler:           m.instrument(routes(in, reg)),
+		Handler:           m.instrument(routes(in, reg, auto)),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -169,6 +171,16 @@ func pairs(cfg config.Config) []tlsconf.Pair {
 		out = append(out, tlsconf.Pair(p))
 	}
 	return out
+}
+
+// Discovery is what Autodiscover, autoconfig and the DNS records offer clients: the
+// configured services this build serves. Offering one it does not serve would send
+// clients to set up accounts that fail.
+func Discovery(cfg config.Config) autodiscover.Services {
+	s := autodiscover.ServicesFromConfig(cfg)
+	s.IMAP = autodiscover.MailService{}
+	s.CalDAV, s.CardDAV, s.ActiveSync = "", "", ""
+	return s
 }
 
 type protocolListeners struct {
