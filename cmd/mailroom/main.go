@@ -49,6 +49,7 @@ func commands() []command {
 		{"shared", "manage shared mailboxes and FullAccess/SendAs grants", runShared},
 		{"import", "import an mbox file or a Maildir into a user's mailbox", runImport},
 		{"export", "export a user's mailbox as a Maildir tree", runExport},
+		{"queue", "list, show, retry or drop messages in the outbound queue", runQueue},
 	}
 }
 

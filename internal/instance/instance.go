@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -18,7 +19,9 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
+	"mailroom/internal/mailflow"
 	"mailroom/internal/msgauth"
+	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlstore"
 	"mailroom/internal/tlsconf"
@@ -33,6 +36,13 @@ type Instance struct {
 	DB        *db.DB
 	Directory *directory.Directory
 	Store     store.Store
+	// Queue is the outbound queue; only the server runs its worker, admin commands
+	// inspect and change it.
+	Queue *queue.Queue
+	// Flow routes finished messages to local mailboxes and the queue.
+	Flow *mailflow.Flow
+	// Resolver is the DNS resolver the configuration names.
+	Resolver *net.Resolver
 }
 
 // Open loads DIR/mailroom.toml and opens what it names.
@@ -71,7 +81,32 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instanc
 		d.Close()
 		return nil, err
 	}
-	return &Instance{Config: cfg, DB: d, Directory: dir, Store: st}, nil
+	in := &Instance{Config: cfg, DB: d, Directory: dir, Store: st, Resolver: resolver(cfg.DNS.Resolver)}
+	in.Flow = &mailflow.Flow{Directory: dir, Mailboxes: st, Logger: logger}
+	queueBlobs, err := blob.Open(cfg.Path("queue"))
+	if err == nil {
+		in.Queue, err = queue.New(ctx, d, queueBlobs, in.Flow, queue.Config{
+			Hostname: cfg.Hostname, Resolver: in.Resolver, Logger: logger.With("component", "queue"),
+		})
+	}
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	in.Flow.Queue = in.Queue
+	return in, nil
+}
+
+// resolver returns the DNS resolver the configuration names: the system's, or a DNS
+// server at host:port asked directly.
+func resolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 // Close closes the store and the database.

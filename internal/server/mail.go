@@ -9,26 +9,12 @@ import (
 	"strings"
 	"sync"
 
-	"mailroom/internal/blob"
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
-	"mailroom/internal/mailflow"
 	"mailroom/internal/msgauth"
 	"mailroom/internal/queue"
 	"mailroom/internal/smtp"
 )
-
-// resolver returns the DNS resolver the configuration names: the system's, or a DNS
-// server at host:port asked directly.
-func resolver(addr string) *net.Resolver {
-	if addr == "" {
-		return net.DefaultResolver
-	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
-}
 
 // outboundQueue hands SMTP submission's remote recipients, with their RFC 3461
 // parameters, to the queue.
@@ -112,22 +98,11 @@ func (b *background) Shutdown(ctx context.Context) error {
 	}
 }
 
-// mailServices builds the outbound queue and the SMTP server.
-func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, log *slog.Logger) (*smtp.Server, *background, error) {
+// mailServices starts the outbound queue's worker and builds the SMTP server.
+func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, log *slog.Logger) (*smtp.Server, *background) {
 	cfg := in.Config
-	res := resolver(cfg.DNS.Resolver)
-	blobs, err := blob.Open(cfg.Path("queue"))
-	if err != nil {
-		return nil, nil, err
-	}
-	flow := &mailflow.Flow{Directory: in.Directory, Mailboxes: in.Store, Logger: log}
-	q, err := queue.New(ctx, in.DB, blobs, flow, queue.Config{Hostname: cfg.Hostname, Resolver: res, Logger: log.With("component", "queue")})
-	if err != nil {
-		return nil, nil, err
-	}
-	flow.Queue = q
 	worker := runBackground(ctx, func(ctx context.Context) {
-		if err := q.Run(ctx); err != nil && ctx.Err() == nil {
+		if err := in.Queue.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("outbound queue stopped", "err", err)
 		}
 	})
@@ -135,12 +110,12 @@ func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Con
 		Hostname:       cfg.Hostname,
 		Directory:      in.Directory,
 		Mailboxes:      in.Store,
-		Outbound:       outboundQueue{q},
-		Checker:        checker{&msgauth.Verifier{Resolver: res, Hostname: cfg.Hostname, Logger: log}},
+		Outbound:       outboundQueue{in.Queue},
+		Checker:        checker{&msgauth.Verifier{Resolver: in.Resolver, Hostname: cfg.Hostname, Logger: log}},
 		Signer:         dkimSigner{in.Directory, log},
 		TLS:            tlsConfig,
 		MaxMessageSize: int64(cfg.SMTP.MaxMessageSize),
 		Logger:         log.With("component", "smtp"),
 	})
-	return srv, worker, nil
+	return srv, worker
 }

@@ -91,10 +91,7 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	add("http", cfg.HTTP.Listen, false, web.Serve)
 	add("https", cfg.HTTP.TLSListen, true, web.Serve)
 
-	mta, worker, err := mailServices(ctx, in, tlsConfig, log)
-	if err != nil {
-		return err
-	}
+	mta, worker := mailServices(ctx, in, tlsConfig, log)
 	services = append(services, mta, worker)
 	add("smtp", cfg.SMTP.Listen, false, mta.ServeMX)
 	add("submission", cfg.SMTP.Submission, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, false) })
