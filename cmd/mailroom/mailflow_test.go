@@ -2,8 +2,8 @@ package main
 
 import (
 	"os/exec"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
