@@ -58,6 +58,9 @@ type SMTP struct {
 	Submission     []string // from users; STARTTLS
 	Submissions    []string // from users; implicit TLS
 	MaxMessageSize Size
+	// RelayPort is the port of other domains' mail exchangers that outbound delivery
+	// connects to: 25 everywhere but in tests.
+	RelayPort int
 }
 
 // Listeners is a protocol's plain (upgradable) and implicit-TLS listeners.
@@ -97,6 +100,7 @@ func Default(dataDir, hostname string) Config {
 			Submission:     []string{":2587"},
 			Submissions:    []string{":2465"},
 			MaxMessageSize: 50 * MB,
+			RelayPort:      25,
 		},
 		IMAP:   Listeners{Listen: []string{":2143"}, TLSListen: []string{":2993"}},
 		POP3:   Listeners{Listen: []string{":2110"}, TLSListen: []string{":2995"}},

@@ -170,6 +170,7 @@ const (
 	shapeList
 	shapeTable
 	shapeSize // integer or string
+	shapeInt
 )
 
 // schema gives the shape of every key Mailroom knows; element paths use "[]".
@@ -199,6 +200,7 @@ func schema() map[string]shape {
 		"smtp.submissions":        shapeList,
 		"smtp.submissions[]":      shapeString,
 		"smtp.max_message_size":   shapeSize,
+		"smtp.relay_port":         shapeInt,
 		"imap":                    shapeTable,
 		"imap.listen":             shapeList,
 		"imap.listen[]":           shapeString,
@@ -267,6 +269,8 @@ func fits(k unstable.Kind, want shape) bool {
 		return k == unstable.Table || k == unstable.InlineTable
 	case shapeSize:
 		return k == unstable.String || k == unstable.Integer
+	case shapeInt:
+		return k == unstable.Integer
 	}
 	return false
 }
@@ -279,6 +283,8 @@ func shapeName(s shape) string {
 		return "a table"
 	case shapeSize:
 		return `a size such as "50MB" or a number of bytes`
+	case shapeInt:
+		return "an integer"
 	}
 	return "a string"
 }

@@ -57,7 +57,8 @@ type fileSMTP struct {
 	Submissions *[]string `toml:"submissions"`
 	// Either an integer or a string; the schema check has already ruled out
 	// other kinds by the time this is read.
-	MaxMessageSize any `toml:"max_message_size"`
+	MaxMessageSize any  `toml:"max_message_size"`
+	RelayPort      *int `toml:"relay_port"`
 }
 
 type filePair struct {
@@ -192,6 +193,9 @@ func (f *file) apply(c *Config) []*Error {
 		setList(&c.SMTP.Submissions, f.SMTP.Submissions)
 		if err := setSize(&c.SMTP.MaxMessageSize, f.SMTP.MaxMessageSize); err != nil {
 			errs = append(errs, err)
+		}
+		if f.SMTP.RelayPort != nil {
+			c.SMTP.RelayPort = *f.SMTP.RelayPort
 		}
 	}
 	for _, l := range []struct {

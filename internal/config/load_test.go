@@ -80,6 +80,8 @@ func TestLoadErrors(t *testing.T) {
 		{"size overflow", host + "[smtp]\nmax_message_size = \"9999999999TiB\"\n", 3, "smtp.max_message_size", ErrValue, ""},
 		{"duration", host + "[limits]\nshutdown_timeout = \"soon\"\n", 3, "limits.shutdown_timeout", ErrValue, "not a duration"},
 		{"duration negative", host + "[limits]\nshutdown_timeout = \"-1s\"\n", 3, "limits.shutdown_timeout", ErrValue, "negative"},
+		{"relay port out of range", host + "[smtp]\nrelay_port = 70000\n", 3, "smtp.relay_port", ErrValue, "70000"},
+		{"relay port as string", host + "[smtp]\nrelay_port = \"25\"\n", 3, "smtp.relay_port", ErrType, ""},
 		{"resolver without port", host + "[dns]\nresolver = \"127.0.0.1\"\n", 3, "dns.resolver", ErrValue, "host:port"},
 		{"address without port", host + "[imap]\ntls_listen = [\"99999\"]\n", 3, "imap.tls_listen", ErrValue, `imap.tls_listen: "99999" is not a host:port address`},
 		{"port zero", host + "[imap]\nlisten = [\":0\"]\n", 3, "imap.listen", ErrValue, "port \"0\" is not a number from 1 to 65535"},

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -53,6 +54,8 @@ func Render(c Config) []byte {
 	w.key("submissions", renderList(c.SMTP.Submissions), "465")
 	w.comment("Largest message accepted: bytes, or with a unit (KB, MB, GB, KiB, MiB, GiB).")
 	w.key("max_message_size", quote(c.SMTP.MaxMessageSize.String()), "")
+	w.comment("Port of other domains' mail exchangers for outbound delivery (25 but in tests).")
+	w.key("relay_port", strconv.Itoa(c.SMTP.RelayPort), "")
 
 	w.listeners("imap", "IMAP", "STARTTLS", c.IMAP, "143", "993")
 	w.listeners("pop3", "POP3", "STLS", c.POP3, "110", "995")

@@ -53,6 +53,9 @@ func (c Config) validate(lineOf func(path string) int) []*Error {
 	if c.SMTP.MaxMessageSize <= 0 {
 		bad("smtp.max_message_size", "must be more than 0 bytes")
 	}
+	if c.SMTP.RelayPort < 1 || c.SMTP.RelayPort > 65535 {
+		bad("smtp.relay_port", "%d is not a port from 1 to 65535", c.SMTP.RelayPort)
+	}
 	if c.DNS.Resolver != "" {
 		if _, _, msg := parseAddress(c.DNS.Resolver); msg != "" {
 			bad("dns.resolver", "%s", msg)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"mailroom/internal/blob"
 	"mailroom/internal/config"
@@ -86,7 +87,11 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instanc
 	queueBlobs, err := blob.Open(cfg.Path("queue"))
 	if err == nil {
 		in.Queue, err = queue.New(ctx, d, queueBlobs, in.Flow, queue.Config{
-			Hostname: cfg.Hostname, Resolver: in.Resolver, Logger: logger.With("component", "queue"),
+			Hostname: cfg.Hostname, Port: cfg.SMTP.RelayPort, Resolver: in.Resolver,
+			// Admin commands (queue retry) change the queue from another process; a
+			// short poll lets the server's worker see them within seconds.
+			PollInterval: 5 * time.Second,
+			Logger:       logger.With("component", "queue"),
 		})
 	}
 	if err != nil {
