@@ -105,6 +105,7 @@ func TestServe(t *testing.T) {
 	data := newData(t)
 	cfg := loopbackConfig(t, data)
 	httpAddr, httpsAddr := cfg.HTTP.Listen[0], cfg.HTTP.TLSListen[0]
+	ok(t, "", "domain", "add", "--data", data, "contoso.test")
 	s := startServe(t, data)
 	s.waitLog(t, "address="+httpAddr)
 	s.waitLog(t, "address="+httpsAddr)
@@ -144,6 +145,18 @@ func TestServe(t *testing.T) {
 	if c, err := tls.Dial("tcp", httpsAddr, old); err == nil {
 		c.Close()
 		t.Fatal("TLS 1.1 handshake succeeded")
+	}
+	// Each domain's discovery names have a certificate of their own, chosen by SNI.
+	for _, name := range []string{"autodiscover.example.test", "autoconfig.example.test", "autodiscover.contoso.test", "autoconfig.contoso.test"} {
+		c, err := tls.Dial("tcp", httpsAddr, &tls.Config{InsecureSkipVerify: true, ServerName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf := c.ConnectionState().PeerCertificates[0]
+		c.Close()
+		if err := leaf.VerifyHostname(name); err != nil {
+			t.Errorf("certificate for %s: %v", name, err)
+		}
 	}
 	// Admin commands work while the server runs.
 	ok(t, goodPassword+"\n", "user", "add", "--data", data, "--password-stdin", "live@example.test")

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"mailroom/internal/blob"
@@ -137,7 +138,59 @@ func (in *Instance) AddDomain(ctx context.Context, name, netbios string) (direct
 	if err != nil {
 		return d, errors.Join(fmt.Errorf("DKIM key for %s: %w", d.Name, err), in.Directory.RemoveDomain(ctx, d.Name))
 	}
+	cert, keyFile := in.domainCert(d.Name)
+	if _, err := os.Stat(cert); errors.Is(err, fs.ErrNotExist) {
+		if err := tlsconf.WriteSelfSigned(cert, keyFile, []string{"autodiscover." + d.Name, "autoconfig." + d.Name}); err != nil {
+			return d, errors.Join(fmt.Errorf("certificate for %s: %w", d.Name, err), in.Directory.RemoveDomain(ctx, d.Name))
+		}
+	}
 	return d, nil
+}
+
+// RemoveDomain removes a mail domain (refused while addresses use it) and the
+// certificate made for its discovery names.
+func (in *Instance) RemoveDomain(ctx context.Context, name string) error {
+	d, err := in.Directory.Domain(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := in.Directory.RemoveDomain(ctx, d.Name); err != nil {
+		return err
+	}
+	cert, key := in.domainCert(d.Name)
+	return errors.Join(removeIfThere(cert), removeIfThere(key))
+}
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// domainCert is where the certificate for a domain's autodiscover and autoconfig names
+// lives: a self-signed one made by AddDomain, which the administrator may replace with
+// a real one under the same names.
+func (in *Instance) domainCert(domain string) (cert, key string) {
+	dir := in.Config.Path(filepath.Join("tls", "domains"))
+	return filepath.Join(dir, domain+".crt"), filepath.Join(dir, domain+".key")
+}
+
+// CertPairs lists every certificate the TLS listeners offer: the configured pairs, then
+// one per domain for its discovery names, chosen by SNI.
+func (in *Instance) CertPairs() ([]tlsconf.Pair, error) {
+	var out []tlsconf.Pair
+	for _, p := range in.Config.CertPairs() {
+		out = append(out, tlsconf.Pair(p))
+	}
+	certs, err := filepath.Glob(in.Config.Path(filepath.Join("tls", "domains", "*.crt")))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range certs {
+		out = append(out, tlsconf.Pair{Cert: c, Key: strings.TrimSuffix(c, ".crt") + ".key"})
+	}
+	return out, nil
 }
 
 // InitOptions say what `mailroom init` creates.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -35,15 +36,16 @@ func (o outboundQueue) Send(ctx context.Context, e smtp.Envelope, raw []byte) er
 	return err
 }
 
-// checker gives SMTP the Authentication-Results field of an incoming message.
+// checker gives SMTP the Authentication-Results field of an incoming message and, when
+// DMARC failed, the policy the sender domain asks for.
 type checker struct{ v *msgauth.Verifier }
 
-func (c checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string, raw []byte) (string, error) {
+func (c checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string, raw []byte) (smtp.Verdict, error) {
 	res, err := c.v.Check(ctx, ip, helo, mailFrom, raw)
 	if err != nil {
-		return "", err
+		return smtp.Verdict{}, fmt.Errorf("msgauth: %w", err)
 	}
-	return res.Header, nil
+	return smtp.Verdict{Header: res.Header, Policy: res.DMARCPolicy}, nil
 }
 
 // dkimSigner signs outgoing mail with the sending domain's key. A domain without a key

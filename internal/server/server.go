@@ -61,7 +61,11 @@ type service interface {
 // is served.
 func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	cfg := in.Config
-	tlsConfig, err := tlsconf.Server(pairs(cfg))
+	pairs, err := in.CertPairs()
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := tlsconf.Server(pairs)
 	if err != nil {
 		return err
 	}
@@ -160,14 +164,6 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
-}
-
-func pairs(cfg config.Config) []tlsconf.Pair {
-	var out []tlsconf.Pair
-	for _, p := range cfg.CertPairs() {
-		out = append(out, tlsconf.Pair(p))
-	}
-	return out
 }
 
 // Discovery is what Autodiscover, autoconfig and the DNS records offer clients: the
