@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,6 +21,7 @@ func runDomain(ctx context.Context, e *env, args []string) error {
 		{"show", domainShow},
 		{"remove", domainRemove},
 		{"dns", domainDNS},
+		{"pop3", domainPOP3},
 	}, args)
 }
 
@@ -102,6 +104,7 @@ func domainShow(ctx context.Context, e *env, args []string) error {
 		}
 		return emit(e, *f.json, out, func(w io.Writer) {
 			fmt.Fprintf(w, "Domain:\t%s\nNetBIOS:\t%s\nCreated:\t%s\nMailboxes:\t%d\n", d.Name, d.NetBIOS, d.Created.Format("2006-01-02 15:04:05"), count)
+			fmt.Fprintf(w, "POP3 deletions:\t%s\n", pop3Policy(d))
 			if out.DKIMName != "" {
 				fmt.Fprintf(w, "DKIM record:\t%s TXT \"%s\"\n", out.DKIMName, out.DKIMTXT)
 			}
@@ -116,7 +119,7 @@ func domainRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return f.with(ctx, e, func(in *instance.Instance) error {
-		if err := in.Directory.RemoveDomain(ctx, pos[0]); err != nil {
+		if err := in.RemoveDomain(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Removed domain %s.\n", pos[0])
@@ -147,6 +150,9 @@ func domainDNS(ctx context.Context, e *env, args []string) error {
 			}
 			records = append(records, autodiscover.Record{Name: k.Selector + "._domainkey." + d.Name + ".", Type: "TXT", Value: strconv.Quote(txt), Note: "DKIM public key (RFC 6376)"})
 		}
+		records = append(records, autodiscover.Record{Name: "_dmarc." + d.Name + ".", Type: "TXT",
+			Value: strconv.Quote("v=DMARC1; p=quarantine; adkim=r; aspf=r"),
+			Note:  "DMARC policy (RFC 7489): start with p=none to watch, then quarantine, then reject"})
 		return emit(e, *f.json, records, func(w io.Writer) {
 			fmt.Fprintf(w, "; records to publish for %s\n", d.Name)
 			for _, r := range records {
@@ -154,4 +160,52 @@ func domainDNS(ctx context.Context, e *env, args []string) error {
 			}
 		})
 	})
+}
+
+// domainPOP3 shows or sets what a POP3 DELE does in a domain. Flags not given keep
+// their current value, so that --days alone does not turn keeping off, and no flag
+// at all shows the setting.
+func domainPOP3(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "domain pop3", "[--keep=true|false] [--days N] DOMAIN")
+	keep := f.Bool("keep", true, "move POP3-deleted mail to Deleted Items instead of removing it")
+	days := f.Int("days", directory.DefaultPOP3RetentionDays, "days POP3-deleted mail stays in Deleted Items (1-3650)")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return f.with(ctx, e, func(in *instance.Instance) error {
+		d, err := in.Directory.Domain(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if set["keep"] || set["days"] {
+			if set["keep"] {
+				d.POP3KeepDeleted = *keep
+			}
+			if set["days"] {
+				d.POP3RetentionDays = *days
+			}
+			if err := in.Directory.SetPOP3Retention(ctx, d.Name, d.POP3KeepDeleted, d.POP3RetentionDays); err != nil {
+				return err
+			}
+		}
+		out := struct {
+			Name              string `json:"name"`
+			POP3KeepDeleted   bool   `json:"pop3KeepDeleted"`
+			POP3RetentionDays int    `json:"pop3RetentionDays"`
+		}{d.Name, d.POP3KeepDeleted, d.POP3RetentionDays}
+		return emit(e, *f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "%s: POP3 deletions %s.\n", d.Name, pop3Policy(d))
+		})
+	})
+}
+
+// pop3Policy says in words what a POP3 DELE does in d.
+func pop3Policy(d directory.Domain) string {
+	if d.POP3KeepDeleted {
+		return fmt.Sprintf("kept in Deleted Items for %d days", d.POP3RetentionDays)
+	}
+	return "removed at once"
 }

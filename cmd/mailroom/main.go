@@ -42,7 +42,7 @@ func commands() []command {
 	return []command{
 		{"init", "create a data directory with its configuration, database and certificate", runInit},
 		{"serve", "run the server until SIGTERM or SIGINT", runServe},
-		{"domain", "add, list, show or remove mail domains", runDomain},
+		{"domain", "add, list, show or remove mail domains; their DNS records and POP3 retention", runDomain},
 		{"user", "add, list, show, update, disable or remove users", runUser},
 		{"alias", "add or remove a user's or group's extra addresses", runAlias},
 		{"group", "manage groups and distribution lists", runGroup},

@@ -192,7 +192,7 @@ func TestDirectoryCommands(t *testing.T) {
 		t.Fatalf("removing a domain in use: %+v", r)
 	}
 	dns := ok(t, "", "domain", "dns", d, "example.test")
-	for _, want := range []string{"example.test.", "IN MX", "_submission._tcp.example.test.", "_autodiscover._tcp.example.test.", "mailroom._domainkey.example.test.", "v=DKIM1"} {
+	for _, want := range []string{"example.test.", "IN MX", "_submission._tcp.example.test.", "_autodiscover._tcp.example.test.", "mailroom._domainkey.example.test.", "v=DKIM1", "_dmarc.example.test.", "v=DMARC1"} {
 		if !strings.Contains(dns, want) {
 			t.Errorf("domain dns lacks %q:\n%s", want, dns)
 		}
@@ -291,4 +291,52 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestDomainPOP3 checks `domain pop3`: it shows the default, changes one setting
+// while keeping the other, and refuses a bad period without changing anything.
+func TestDomainPOP3(t *testing.T) {
+	data := newData(t)
+	d := "--data=" + data
+	type setting struct {
+		Name              string
+		POP3KeepDeleted   bool
+		POP3RetentionDays int
+	}
+	steps := []struct {
+		args []string // flags given to domain pop3 before the domain
+		code int
+		want setting // the setting afterwards
+		text string  // in the text output, or in stderr when code is not 0
+	}{
+		{nil, 0, setting{"example.test", true, 30}, "example.test: POP3 deletions kept in Deleted Items for 30 days."},
+		{[]string{"--days", "7"}, 0, setting{"example.test", true, 7}, "kept in Deleted Items for 7 days"},
+		{[]string{"--keep=false"}, 0, setting{"example.test", false, 7}, "example.test: POP3 deletions removed at once."},
+		{[]string{"--days", "0"}, 1, setting{"example.test", false, 7}, "1 to 3650 days"},
+		{[]string{"--keep=true", "--days", "3651"}, 1, setting{"example.test", false, 7}, "1 to 3650 days"},
+		{[]string{"--days", "many"}, 2, setting{"example.test", false, 7}, "invalid value"},
+		{[]string{"--keep=true", "--days=90"}, 0, setting{"example.test", true, 90}, "kept in Deleted Items for 90 days"},
+	}
+	for _, s := range steps {
+		r := mailroom(t, "", append(append([]string{"domain", "pop3", d}, s.args...), "Example.TEST")...)
+		out := r.stdout
+		if r.code != 0 {
+			out = r.stderr
+		}
+		if r.code != s.code || !strings.Contains(out, s.text) {
+			t.Errorf("domain pop3 %v: exit %d, want %d\nstdout: %s\nstderr: %s\nwant %q", s.args, r.code, s.code, r.stdout, r.stderr, s.text)
+		}
+		var got setting
+		okJSON(t, &got, "domain", "pop3", d, "example.test")
+		if got != s.want {
+			t.Errorf("after domain pop3 %v: %+v, want %+v", s.args, got, s.want)
+		}
+	}
+	if out := ok(t, "", "domain", "show", d, "example.test"); !strings.Contains(out, "POP3 deletions:") ||
+		!strings.Contains(out, "kept in Deleted Items for 90 days") {
+		t.Errorf("domain show does not give the POP3 setting:\n%s", out)
+	}
+	if r := mailroom(t, "", "domain", "pop3", d, "--days", "7", "nowhere.test"); r.code != 1 || !strings.Contains(r.stderr, "nowhere.test") {
+		t.Errorf("domain pop3 of an unknown domain: %+v", r)
+	}
 }

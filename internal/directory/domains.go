@@ -14,7 +14,19 @@ type Domain struct {
 	Name    string    `json:"name"`
 	NetBIOS string    `json:"netbios"`
 	Created time.Time `json:"created"`
+	// POP3KeepDeleted makes a POP3 DELE move the message to the mailbox's Deleted
+	// Items, where it stays POP3RetentionDays, instead of removing it: POP3 clients
+	// delete what they download, often unasked, and users lose mail they meant to keep.
+	POP3KeepDeleted   bool `json:"pop3KeepDeleted"`
+	POP3RetentionDays int  `json:"pop3RetentionDays"`
 }
+
+// Defaults and bounds of the POP3 retention setting; the defaults are also the
+// columns' defaults in migration 0003.
+const (
+	DefaultPOP3RetentionDays = 30
+	MaxPOP3RetentionDays     = 3650
+)
 
 // maxNetBIOSLen is the length of a NetBIOS domain name: 16 bytes, the last one being
 // the service type.
@@ -38,7 +50,8 @@ func (d *Directory) AddDomain(ctx context.Context, name, netbios string) (Domain
 	if err != nil {
 		return Domain{}, err
 	}
-	dom := Domain{Name: n, NetBIOS: nb, Created: fromMicros(d.micros())}
+	dom := Domain{Name: n, NetBIOS: nb, Created: fromMicros(d.micros()),
+		POP3KeepDeleted: true, POP3RetentionDays: DefaultPOP3RetentionDays}
 	err = d.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT name FROM domains WHERE name = $1 OR netbios = $2`, n, nb).Scan(&owner)
@@ -52,8 +65,9 @@ func (d *Directory) AddDomain(ctx context.Context, name, netbios string) (Domain
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("add domain %s: %w", n, err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO domains (name, netbios, created) VALUES ($1, $2, $3)`,
-			dom.Name, dom.NetBIOS, dom.Created.UnixMicro())
+		_, err = tx.ExecContext(ctx, `INSERT INTO domains (name, netbios, created, pop3_keep_deleted, pop3_retention_days)
+			VALUES ($1, $2, $3, $4, $5)`,
+			dom.Name, dom.NetBIOS, dom.Created.UnixMicro(), boolInt(dom.POP3KeepDeleted), dom.POP3RetentionDays)
 		if err != nil {
 			return fmt.Errorf("add domain %s: %w", n, err)
 		}
@@ -82,21 +96,34 @@ func parseNetBIOS(s string) (string, error) {
 	return nb, nil
 }
 
+// domainColumns are the columns scanDomain reads, in its order.
+const domainColumns = `name, netbios, created, pop3_keep_deleted, pop3_retention_days`
+
+// scanDomain reads one row of domainColumns.
+func scanDomain(scan func(dest ...any) error) (Domain, error) {
+	var dom Domain
+	var created int64
+	var keep int
+	if err := scan(&dom.Name, &dom.NetBIOS, &created, &keep, &dom.POP3RetentionDays); err != nil {
+		return Domain{}, err
+	}
+	dom.Created, dom.POP3KeepDeleted = fromMicros(created), keep != 0
+	return dom, nil
+}
+
 // Domains lists the domains by name.
 func (d *Directory) Domains(ctx context.Context) ([]Domain, error) {
-	rows, err := d.db.Read().QueryContext(ctx, `SELECT name, netbios, created FROM domains ORDER BY name`)
+	rows, err := d.db.Read().QueryContext(ctx, `SELECT `+domainColumns+` FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
 	defer rows.Close()
 	var out []Domain
 	for rows.Next() {
-		var dom Domain
-		var created int64
-		if err := rows.Scan(&dom.Name, &dom.NetBIOS, &created); err != nil {
+		dom, err := scanDomain(rows.Scan)
+		if err != nil {
 			return nil, fmt.Errorf("list domains: %w", err)
 		}
-		dom.Created = fromMicros(created)
 		out = append(out, dom)
 	}
 	if err := rows.Err(); err != nil {
@@ -112,18 +139,36 @@ func (d *Directory) Domain(ctx context.Context, name string) (Domain, error) {
 
 func domainByName(ctx context.Context, q querier, name string) (Domain, error) {
 	n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
-	var dom Domain
-	var created int64
-	err := q.QueryRowContext(ctx, `SELECT name, netbios, created FROM domains WHERE name = $1`, n).
-		Scan(&dom.Name, &dom.NetBIOS, &created)
+	dom, err := scanDomain(q.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE name = $1`, n).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Domain{}, unknownDomainError(n)
 	}
 	if err != nil {
 		return Domain{}, fmt.Errorf("domain %s: %w", n, err)
 	}
-	dom.Created = fromMicros(created)
 	return dom, nil
+}
+
+// SetPOP3Retention sets what a POP3 DELE does in a domain: with keep, the message
+// moves to Deleted Items and is purged days later; without, it is removed at QUIT.
+// Days must lie between 1 and MaxPOP3RetentionDays even when keep is off, so that
+// turning keep on again never starts from a nonsensical period.
+func (d *Directory) SetPOP3Retention(ctx context.Context, domain string, keep bool, days int) error {
+	if days < 1 || days > MaxPOP3RetentionDays {
+		return fmt.Errorf("%w: POP3 retention of %d days; it must be 1 to %d days", ErrInvalid, days, MaxPOP3RetentionDays)
+	}
+	return d.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		dom, err := domainByName(ctx, tx, domain)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE domains SET pop3_keep_deleted = $2, pop3_retention_days = $3 WHERE name = $1`,
+			dom.Name, boolInt(keep), days)
+		if err != nil {
+			return fmt.Errorf("set POP3 retention of %s: %w", dom.Name, err)
+		}
+		return nil
+	})
 }
 
 // RemoveDomain removes a domain that no address uses any more.

@@ -189,7 +189,7 @@ func (c *session) login(ctx context.Context, mech, name, password, authz string)
 		c.srv.locks.release(acct)
 		return err
 	}
-	c.account, c.locked, c.drop, c.state = acct, true, drop, stateTransaction
+	c.account, c.domain, c.locked, c.drop, c.state = acct, u.Domain, true, drop, stateTransaction
 	c.log = c.log.With("user", u.Address)
 	n, size := drop.stat()
 	log.Info("login", "user", u.Address, "messages", n)

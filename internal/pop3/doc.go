@@ -10,6 +10,11 @@
 // which are never reused, so clients that leave mail on the server download each
 // message once.
 //
+// What QUIT does with the messages DELE marked is the domain's choice
+// (directory.Domain.POP3KeepDeleted): by default they move to the mailbox's Deleted
+// Items, marked for package retention to purge after the domain's retention period,
+// because POP3 clients delete without asking; otherwise they are expunged.
+//
 // Files follow the command groups: auth.go (USER, PASS, AUTH), stls.go (STLS), capa.go
 // (CAPA), maildrop.go (STAT, LIST, UIDL, DELE, RSET, NOOP), retr.go (RETR, TOP),
 // quit.go (QUIT and the UPDATE state). command.go parses command lines, reply.go holds

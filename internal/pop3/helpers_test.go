@@ -129,6 +129,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	cfg := Config{
 		Store:            st,
 		Auth:             dir,
+		Domains:          dir,
 		TLS:              serverTLS,
 		Logger:           slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hostname:         "mail.example.com",
@@ -180,6 +181,29 @@ func (e *env) inboxIDs(t *testing.T) []store.MessageID {
 		ids = append(ids, m.ID)
 	}
 	return ids
+}
+
+// trash returns the messages in alice's Deleted Items now, properties included.
+func (e *env) trash(t *testing.T) []store.Message {
+	t.Helper()
+	ctx := context.Background()
+	f, err := e.store.FolderByRole(ctx, store.AccountID(e.alice.ID), store.RoleTrash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := e.store.List(ctx, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []store.UID
+	for _, m := range infos {
+		uids = append(uids, m.UID)
+	}
+	msgs, err := e.store.Messages(ctx, f.ID, uids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
 }
 
 // client is a raw POP3 connection for tests.

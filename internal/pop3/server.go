@@ -22,6 +22,15 @@ type Store interface {
 	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
 	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
 	Expunge(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.UID, error)
+	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
+	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
+	SetProps(ctx context.Context, id store.MessageID, props map[string]string) (store.ModSeq, error)
+}
+
+// Domains reads a domain's settings; *directory.Directory is one. QUIT asks it
+// whether the user's domain keeps POP3 deletions in Deleted Items.
+type Domains interface {
+	Domain(ctx context.Context, name string) (directory.Domain, error)
 }
 
 // Authenticator checks a login name and password; *directory.Directory is one. It
@@ -35,6 +44,9 @@ type Authenticator interface {
 type Config struct {
 	Store Store
 	Auth  Authenticator
+	// Domains tells QUIT whether the user's domain keeps POP3 deletions in Deleted
+	// Items; a session that deletes anything needs it.
+	Domains Domains
 	// TLS serves STLS and implicit-TLS listeners. Without it a plain listener offers no
 	// STLS and so refuses every login.
 	TLS    *tls.Config

@@ -3,6 +3,7 @@ package pop3
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -366,4 +367,73 @@ func TestRandomCommands(t *testing.T) {
 	}
 	c.send("QUIT")
 	c.expect("+OK*")
+}
+
+// failingDomains stands for a directory that cannot read domain settings.
+type failingDomains struct{}
+
+func (failingDomains) Domain(context.Context, string) (directory.Domain, error) {
+	return directory.Domain{}, errors.New("database is locked")
+}
+
+// brokenTrash is a store whose Deleted Items is missing or cannot take messages.
+type brokenTrash struct {
+	Store
+	findErr, moveErr error
+}
+
+func (s brokenTrash) FolderByRole(ctx context.Context, id store.AccountID, role store.Role) (store.Folder, error) {
+	if role == store.RoleTrash && s.findErr != nil {
+		return store.Folder{}, s.findErr
+	}
+	return s.Store.FolderByRole(ctx, id, role)
+}
+
+func (s brokenTrash) Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error) {
+	if s.moveErr != nil {
+		return store.CopyResult{}, s.moveErr
+	}
+	return s.Store.Move(ctx, from, uids, to)
+}
+
+// TestQuitKeepFailures checks that when DELE'd messages cannot go to Deleted Items as
+// the domain asks, or the setting cannot be read, QUIT says so, deletes nothing and
+// hangs up, and the next session finds the maildrop whole.
+func TestQuitKeepFailures(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  envOption
+		want string
+	}{
+		{"setting unreadable", func(c *Config) { c.Domains = failingDomains{} },
+			"-ERR [SYS/TEMP] cannot read this mailbox's settings now; no messages deleted"},
+		{"no Deleted Items", func(c *Config) {
+			c.Store = brokenTrash{Store: c.Store, findErr: fmt.Errorf("no trash: %w", store.ErrNotFound)}
+		}, "-ERR [SYS/PERM] this mailbox has no Deleted Items folder; no messages deleted; ask an administrator"},
+		{"Deleted Items unreadable", func(c *Config) {
+			c.Store = brokenTrash{Store: c.Store, findErr: errors.New("disk I/O error")}
+		}, "-ERR [SYS/TEMP] cannot open Deleted Items now; no messages deleted"},
+		{"move fails", func(c *Config) { c.Store = brokenTrash{Store: c.Store, moveErr: store.ErrOverQuota} },
+			"-ERR [SYS/TEMP] cannot move deleted messages to Deleted Items now; no messages deleted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.opt)
+			c := e.login(t, "alice@example.com")
+			c.send("DELE 1")
+			c.expect("+OK message 1 deleted")
+			c.send("QUIT")
+			c.expect(tt.want)
+			c.expectClosed()
+			if ids := e.inboxIDs(t); !slices.Equal(ids, e.ids) {
+				t.Errorf("Inbox holds %v, want %v", ids, e.ids)
+			}
+			if n := len(e.trash(t)); n != 0 {
+				t.Errorf("Deleted Items holds %d messages, want none", n)
+			}
+			c = e.login(t, "alice@example.com")
+			c.send("STAT")
+			c.expect("+OK 3 *")
+		})
+	}
 }

@@ -42,6 +42,7 @@ type session struct {
 	badCommands int    // unknown, malformed and over-long commands
 
 	account store.AccountID // set once logged in and holding the maildrop lock
+	domain  string          // the logged-in user's domain, whose settings QUIT reads
 	locked  bool
 	drop    *maildrop
 

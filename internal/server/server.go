@@ -25,6 +25,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/instance"
 	"mailroom/internal/pop3"
+	"mailroom/internal/retention"
 	"mailroom/internal/tlsconf"
 )
 
@@ -101,8 +102,14 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	add("submission", cfg.SMTP.Submission, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, false) })
 	add("submissions", cfg.SMTP.Submissions, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, true) })
 
-	pop := pop3.New(pop3.Config{Store: in.Store, Auth: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "pop3")})
-	services = append(services, pop)
+	pop := pop3.New(pop3.Config{Store: in.Store, Auth: in.Directory, Domains: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "pop3")})
+	purge := runBackground(ctx, func(ctx context.Context) {
+		// Messages POP3 moved to Deleted Items are purged after their domain's period.
+		if err := retention.Run(ctx, time.Hour, in.Store, in.Directory, log.With("component", "retention")); err != nil && ctx.Err() == nil {
+			log.Error("retention purge stopped", "err", err)
+		}
+	})
+	services = append(services, pop, purge)
 	add("pop3", cfg.POP3.Listen, false, func(ln net.Listener) error { return pop.Serve(ln, false) })
 	add("pop3s", cfg.POP3.TLSListen, false, func(ln net.Listener) error { return pop.Serve(ln, true) })
 
