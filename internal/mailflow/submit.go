@@ -80,7 +80,7 @@ func (s *Submitter) Submit(ctx context.Context, user directory.User, raw []byte,
 	}
 	sent, err := s.Store.FolderByRole(ctx, store.AccountID(user.ID), store.RoleSent)
 	if err != nil {
-		return fmt.Errorf("Sent folder: %w", err)
+		return fmt.Errorf("sent folder: %w", err)
 	}
 	// The Sent copy keeps the Bcc field, as a sender's own copy should.
 	_, err = s.Flow.Mailboxes.Deliver(ctx, store.NewMessage{Raw: raw, Flags: []string{store.FlagSeen}},
