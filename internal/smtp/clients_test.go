@@ -192,10 +192,10 @@ func TestSwaksSubmission(t *testing.T) {
 	})
 }
 
-func python(t *testing.T, e *env, mode, addr string) map[string]any {
+func python(t *testing.T, e *env, mode, addr string, args ...string) map[string]any {
 	t.Helper()
 	h, p := hostPort(t, addr)
-	out, code := run(t, nil, need(t, "python3"), "testdata/client.py", mode, h, p, e.certFile)
+	out, code := run(t, nil, need(t, "python3"), append([]string{"testdata/client.py", mode, h, p, e.certFile}, args...)...)
 	if code != 0 {
 		t.Fatalf("python %s failed (%d):\n%s", mode, code, out)
 	}

@@ -9,12 +9,18 @@ package smtp
 // store refusal (a full mailbox) is then answered before anything is queued. If the
 // queue fails after that, the client retries and local recipients get a second copy;
 // SMTP is at-least-once, and a duplicate beats a loss.
+//
+// On MX the sender domain's DMARC policy is applied (RFC 7489 6.7: the receiver's local
+// policy decides, and this is ours): "reject" refuses the message in the session, as
+// 10.3 prefers to a later bounce, and stores nothing; "quarantine" delivers it into
+// each recipient's Junk folder, or the Inbox of an account that has none; "none"
+// delivers it as usual.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
-	"time"
 
 	"mailroom/internal/store"
 )
@@ -22,6 +28,7 @@ import (
 func (s *session) deliver(ctx context.Context, raw []byte) error {
 	tx := s.tx
 	msg := raw
+	policy := ""
 	switch s.role {
 	case roleSubmission:
 		domain, err := s.checkFrom(raw)
@@ -36,12 +43,16 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 		}
 	case roleMX:
 		var err error
-		if msg, err = s.authResults(ctx, msg); err != nil {
+		if msg, policy, err = s.authResults(ctx, msg); err != nil {
 			s.log.Error("authentication check failed", "id", tx.id, "err", err)
 			return errTemporary()
 		}
+		if policy == PolicyReject {
+			s.log.Info("message rejected per DMARC policy", "id", tx.id, "from", tx.from)
+			return errDMARCReject()
+		}
 	}
-	msg = prepend(msg, s.received(ctx, time.Now()))
+	msg = prepend(msg, s.received(ctx, s.srv.cfg.Now()))
 
 	var placements []store.Placement
 	seen := map[int64]bool{}
@@ -56,11 +67,23 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 			continue
 		}
 		for _, u := range r.users {
-			if !seen[u.ID] {
-				seen[u.ID] = true
-				placements = append(placements, store.Placement{Account: store.AccountID(u.ID)})
+			if seen[u.ID] {
+				continue
 			}
+			seen[u.ID] = true
+			p := store.Placement{Account: store.AccountID(u.ID)}
+			if policy == PolicyQuarantine {
+				var err error
+				if p.Folder, err = s.junkFolder(ctx, p.Account); err != nil {
+					s.log.Error("find Junk folder", "id", tx.id, "account", u.ID, "err", err)
+					return errTemporary()
+				}
+			}
+			placements = append(placements, p)
 		}
+	}
+	if policy == PolicyQuarantine {
+		s.log.Info("message quarantined per DMARC policy", "id", tx.id, "from", tx.from)
 	}
 
 	if len(placements) > 0 {
@@ -85,4 +108,17 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 	s.log.Info("message accepted", "id", tx.id, "from", tx.from, "recipients", len(tx.rcpts),
 		"mailboxes", len(placements), "remote", len(remote), "size", len(msg))
 	return nil
+}
+
+// junkFolder returns the account's Junk folder, or 0 (its Inbox) if it has none, or no
+// folders yet: Deliver makes those.
+func (s *session) junkFolder(ctx context.Context, id store.AccountID) (store.FolderID, error) {
+	f, err := s.srv.cfg.Mailboxes.FolderByRole(ctx, id, store.RoleJunk)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("junk folder of account %d: %w", id, err)
+	}
+	return f.ID, nil
 }

@@ -49,3 +49,23 @@ func errMailboxFull(addr string) *smtp.SMTPError {
 	// RFC 3463 3.3: X.2.2 mailbox full, temporary at RCPT since space may be freed.
 	return reply(452, 4, 2, 2, "<%s>: mailbox full", addr)
 }
+
+func errTooManyConnections() *smtp.SMTPError {
+	return reply(421, 4, 7, 0, "Too many connections from your address")
+}
+
+func errAuthBackoff() *smtp.SMTPError {
+	// RFC 4954 6: 454 4.7.0, a temporary authentication failure.
+	return reply(454, 4, 7, 0, "Too many failed authentication attempts, try later")
+}
+
+func errRateExceeded() *smtp.SMTPError {
+	// RFC 3463 3.8: X.7.1, delivery not authorized; temporary, as it passes.
+	return reply(450, 4, 7, 1, "Sending rate exceeded, try again later")
+}
+
+func errDMARCReject() *smtp.SMTPError {
+	// RFC 7489 6.7 and 10.3: a receiver honouring p=reject refuses the message in the
+	// SMTP session rather than bouncing it later.
+	return reply(550, 5, 7, 1, "Message rejected per the sender domain's DMARC policy")
+}

@@ -65,6 +65,7 @@ func withSigner(s Signer) envOption   { return func(cfg *Config) { cfg.Signer = 
 func withReadTimeout(d time.Duration) envOption {
 	return func(cfg *Config) { cfg.ReadTimeout = d }
 }
+func withConfig(f func(*Config)) envOption { return f }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -196,14 +197,28 @@ func (e *env) openStore() {
 // inbox returns the raw messages in the Inbox of the mailbox with the local part.
 func (e *env) inbox(local string) [][]byte {
 	e.t.Helper()
+	return e.folder(local, store.RoleInbox)
+}
+
+// folder returns the raw messages in the folder with the role of the mailbox with the
+// local part.
+func (e *env) folder(local string, role store.Role) [][]byte {
+	e.t.Helper()
 	ctx := context.Background()
-	f, err := e.Store.FolderByRole(ctx, store.AccountID(e.ids[local]), store.RoleInbox)
+	f, err := e.Store.FolderByRole(ctx, store.AccountID(e.ids[local]), role)
 	must(e.t, err)
-	infos, err := e.Store.List(ctx, f.ID)
+	return e.messagesIn(f.ID)
+}
+
+// messagesIn returns the raw messages in a folder.
+func (e *env) messagesIn(folder store.FolderID) [][]byte {
+	e.t.Helper()
+	ctx := context.Background()
+	infos, err := e.Store.List(ctx, folder)
 	must(e.t, err)
 	var out [][]byte
 	for _, mi := range infos {
-		m, err := e.Store.MessageByUID(ctx, f.ID, mi.UID)
+		m, err := e.Store.MessageByUID(ctx, folder, mi.UID)
 		must(e.t, err)
 		raw, err := e.Store.Raw(ctx, m.ID)
 		must(e.t, err)
@@ -251,22 +266,55 @@ func (o *recordingOutbound) messages() []sentMessage {
 }
 
 // fixedChecker stands in for the SPF/DKIM/DMARC package: it records what it was given
-// and returns a fixed field.
+// and returns a fixed field, with DMARC failing under policy when that is set.
 type fixedChecker struct {
 	mu             sync.Mutex
 	ip             net.IP
 	helo, mailFrom string
+	policy         string
 	err            error
 }
 
-func (c *fixedChecker) Check(_ context.Context, ip net.IP, helo, mailFrom string, _ []byte) (string, error) {
+func (c *fixedChecker) Check(_ context.Context, ip net.IP, helo, mailFrom string, _ []byte) (Verdict, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ip, c.helo, c.mailFrom = ip, helo, mailFrom
 	if c.err != nil {
-		return "", c.err
+		return Verdict{}, c.err
 	}
-	return "Authentication-Results: " + testHost + ";\r\n\tspf=pass smtp.mailfrom=" + mailFrom, nil
+	field := "Authentication-Results: " + testHost + ";\r\n\tspf=pass smtp.mailfrom=" + mailFrom
+	if c.policy != "" {
+		field += ";\r\n\tdmarc=fail (p=" + c.policy + ") header.from=remote.test"
+	}
+	return Verdict{Header: field, Policy: c.policy}, nil
+}
+
+func (c *fixedChecker) setPolicy(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.policy = p
+}
+
+// fakeClock is a Config.Now the test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // stampSigner stands in for the DKIM package: it adds a recognisable field.

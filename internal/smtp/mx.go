@@ -14,17 +14,19 @@ const authResultsName = "Authentication-Results"
 
 // authResults runs the Checker on the message as received, removes forged
 // Authentication-Results fields and puts the Checker's field on top. The authserv-ids
-// stripped are our host name and the one the Checker writes. Without a Checker only
-// the forged fields are removed.
-func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, error) {
+// stripped are our host name and the one the Checker writes. It returns the message
+// and the DMARC policy the Checker asks for. Without a Checker only the forged fields
+// are removed.
+func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, string, error) {
 	ids := []string{s.srv.cfg.Hostname}
-	field := ""
+	field, policy := "", ""
 	if c := s.srv.cfg.Checker; c != nil {
-		f, err := c.Check(ctx, s.ip, s.conn.Hostname(), s.tx.from, raw)
+		v, err := c.Check(ctx, s.ip, s.conn.Hostname(), s.tx.from, raw)
 		if err != nil {
-			return nil, fmt.Errorf("check message %s: %w", s.tx.id, err)
+			return nil, "", fmt.Errorf("check message %s: %w", s.tx.id, err)
 		}
-		field = crlf(f)
+		policy = v.Policy
+		field = crlf(v.Header)
 		if !strings.HasPrefix(strings.ToLower(field), strings.ToLower(authResultsName)+":") {
 			field = authResultsName + ": " + field
 		}
@@ -34,9 +36,9 @@ func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, error) {
 	}
 	raw = stripAuthResults(raw, ids)
 	if field == "" {
-		return raw, nil
+		return raw, policy, nil
 	}
-	return prepend(raw, field), nil
+	return prepend(raw, field), policy, nil
 }
 
 // stripAuthResults removes the Authentication-Results fields whose authserv-id is one

@@ -41,6 +41,17 @@ const (
 	// for the next command, and per read while a message comes in.
 	DefaultReadTimeout  = 5 * time.Minute
 	DefaultWriteTimeout = time.Minute
+
+	// Abuse limits; limits.go says how they are counted.
+	DefaultMaxConnsPerIP           = 20 // concurrent MX connections per client address
+	DefaultMaxSubmissionConnsPerIP = 10 // concurrent submission connections per client address
+	DefaultAuthFailuresPerIP       = 5  // failed AUTH attempts in the window before back-off
+	DefaultAuthFailuresPerAccount  = 10
+	DefaultAuthFailureWindow       = 15 * time.Minute
+	DefaultAuthBackoff             = time.Minute // the first lockout; each next one doubles
+	DefaultMaxAuthBackoffIP        = time.Hour
+	DefaultMaxAuthBackoffAccount   = 10 * time.Minute
+	DefaultMessagesPerMinute       = 60 // per authenticated user on submission
 )
 
 // maxLineLength bounds a command or text line. RFC 5321 4.5.3.1.4 and 4.5.3.1.6 set
@@ -67,10 +78,12 @@ type Directory interface {
 	GrantsTo(ctx context.Context, userID int64) ([]directory.Grant, error)
 }
 
-// Mailboxes is what the server needs from the mailbox store.
+// Mailboxes is what the server needs from the mailbox store. FolderByRole finds the
+// Junk folder that mail quarantined under a DMARC policy goes to.
 type Mailboxes interface {
 	Deliver(ctx context.Context, m store.NewMessage, to []store.Placement) ([]store.Delivered, error)
 	Account(ctx context.Context, id store.AccountID) (store.Account, error)
+	FolderByRole(ctx context.Context, id store.AccountID, role store.Role) (store.Folder, error)
 }
 
 // Outbound takes mail for remote recipients. Send returns only once the message is
@@ -95,11 +108,28 @@ type Recipient struct {
 	ORcpt  string   // ORCPT as "ADDR-TYPE;address", type upper-cased, address decoded; "" if absent
 }
 
-// Checker authenticates an incoming message (SPF, DKIM, DMARC) and returns the
-// Authentication-Results header field (RFC 8601) to add.
+// Checker authenticates an incoming message (SPF, DKIM, DMARC) and returns its verdict.
+// An error means the message could not be checked, and the client is told to retry.
 type Checker interface {
-	Check(ctx context.Context, ip net.IP, helo, mailFrom string, raw []byte) (headerField string, err error)
+	Check(ctx context.Context, ip net.IP, helo, mailFrom string, raw []byte) (Verdict, error)
 }
+
+// Verdict is a Checker's answer.
+type Verdict struct {
+	// Header is the Authentication-Results header field (RFC 8601) to add.
+	Header string
+	// Policy is the sender domain's DMARC policy to apply (RFC 7489 6.3, after the pct
+	// sampling of 6.6.4) when DMARC failed: "none", "quarantine" or "reject". It is ""
+	// when DMARC passed or the domain publishes no policy.
+	Policy string
+}
+
+// DMARC policies a Verdict may ask for.
+const (
+	PolicyNone       = "none"
+	PolicyQuarantine = "quarantine"
+	PolicyReject     = "reject"
+)
 
 // Signer DKIM-signs a message submitted by a user and returns the signed message.
 type Signer interface {
@@ -117,10 +147,28 @@ type Config struct {
 	TLS       *tls.Config
 
 	MaxMessageSize int64 // bytes; 0: DefaultMaxMessageSize
-	MaxRecipients  int   // per transaction; 0: DefaultMaxRecipients
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
-	Logger         *slog.Logger // nil: slog.Default()
+	// MaxRecipients bounds RCPT per transaction (RFC 5321 4.5.3.1.8 asks for at least
+	// 100); over it go-smtp answers 452 4.5.3 (4.5.3.1.10). 0: DefaultMaxRecipients;
+	// negative: no limit.
+	MaxRecipients int
+	ReadTimeout   time.Duration
+	WriteTimeout  time.Duration
+	Logger        *slog.Logger // nil: slog.Default()
+
+	// Abuse limits, counted in this Server's memory (see limits.go: several nodes each
+	// count their own). For each count 0 takes the Default and a negative value turns
+	// the limit off; a duration of 0 or less takes the Default.
+	MaxConnsPerIP           int // concurrent MX connections per client address (IPv6: per /64)
+	MaxSubmissionConnsPerIP int // the same on the submission ports
+	AuthFailuresPerIP       int // failed AUTH attempts per address within AuthFailureWindow
+	AuthFailuresPerAccount  int // failed AUTH attempts per login name, from any address
+	AuthFailureWindow       time.Duration
+	AuthBackoff             time.Duration // the first lockout; each next one doubles
+	MaxAuthBackoffIP        time.Duration // the longest lockout of an address
+	MaxAuthBackoffAccount   time.Duration // the longest lockout of an account
+	MessagesPerMinute       int           // messages (MAIL commands) per user on submission
+	// Now is the clock of the limits and of Received fields; nil: time.Now.
+	Now func() time.Time
 }
 
 // Server serves the MX and submission roles over go-smtp.
@@ -130,9 +178,22 @@ type Server struct {
 	mx  *smtp.Server
 	sub *smtp.Server
 
+	// Abuse limits (limits.go); a nil one is off.
+	authIP      *backoff
+	authAccount *backoff
+	rate        *rateLimiter
+	refusing    chan struct{} // a token per connection being refused
+
 	mu       sync.Mutex
 	conns    map[*trackedConn]struct{}
+	perIP    map[connKey]int // open connections by role and address
 	draining bool
+}
+
+// connKey is what the concurrent connections of one client are counted under.
+type connKey struct {
+	role    role
+	address string // addressKey
 }
 
 // New makes a server from c, filling in defaults.
@@ -140,9 +201,7 @@ func New(c Config) *Server {
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
-	if c.MaxRecipients <= 0 {
-		c.MaxRecipients = DefaultMaxRecipients
-	}
+	c.MaxRecipients = orDefault(c.MaxRecipients, DefaultMaxRecipients)
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
@@ -152,10 +211,64 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	s := &Server{cfg: c, log: c.Logger, conns: map[*trackedConn]struct{}{}}
+	c.MaxConnsPerIP = orDefault(c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	c.MaxSubmissionConnsPerIP = orDefault(c.MaxSubmissionConnsPerIP, DefaultMaxSubmissionConnsPerIP)
+	c.AuthFailuresPerIP = orDefault(c.AuthFailuresPerIP, DefaultAuthFailuresPerIP)
+	c.AuthFailuresPerAccount = orDefault(c.AuthFailuresPerAccount, DefaultAuthFailuresPerAccount)
+	c.MessagesPerMinute = orDefault(c.MessagesPerMinute, DefaultMessagesPerMinute)
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.AuthFailureWindow, DefaultAuthFailureWindow},
+		{&c.AuthBackoff, DefaultAuthBackoff},
+		{&c.MaxAuthBackoffIP, DefaultMaxAuthBackoffIP},
+		{&c.MaxAuthBackoffAccount, DefaultMaxAuthBackoffAccount},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	s := &Server{
+		cfg:      c,
+		log:      c.Logger,
+		conns:    map[*trackedConn]struct{}{},
+		perIP:    map[connKey]int{},
+		refusing: make(chan struct{}, maxRefusing),
+		// The account's failures are allowed more, and its lockout is shorter, than an
+		// address's: locking an account locks its real user out too, from every
+		// address, so it only has to slow a guesser spread over many addresses down
+		// (at the longest lockout, AuthFailuresPerAccount guesses per
+		// MaxAuthBackoffAccount), while each address is held back harder on its own.
+		authIP:      newBackoff(c.Now, c.AuthFailuresPerIP, c.AuthFailureWindow, c.AuthBackoff, c.MaxAuthBackoffIP),
+		authAccount: newBackoff(c.Now, c.AuthFailuresPerAccount, c.AuthFailureWindow, c.AuthBackoff, c.MaxAuthBackoffAccount),
+		rate:        newRateLimiter(c.Now, c.MessagesPerMinute),
+	}
 	s.mx = s.engine(roleMX)
 	s.sub = s.engine(roleSubmission)
 	return s
+}
+
+// orDefault returns def for 0, 0 (no limit) for a negative n, and n otherwise.
+func orDefault(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
+}
+
+// limitFor is the connection limit of a role; 0 is none.
+func (s *Server) limitFor(r role) int {
+	if r == roleSubmission {
+		return s.cfg.MaxSubmissionConnsPerIP
+	}
+	return s.cfg.MaxConnsPerIP
 }
 
 // engine configures a go-smtp server for one role.
@@ -184,7 +297,7 @@ func (s *Server) ServeMX(ln net.Listener) error {
 	if s.isDraining() {
 		return smtp.ErrServerClosed
 	}
-	return s.mx.Serve(trackedListener{ln, s})
+	return s.mx.Serve(trackedListener{Listener: ln, srv: s, role: roleMX})
 }
 
 // ServeSubmission serves the submission role on ln until Shutdown: STARTTLS (port 587)
@@ -196,9 +309,11 @@ func (s *Server) ServeSubmission(ln net.Listener, implicitTLS bool) error {
 	if s.isDraining() {
 		return smtp.ErrServerClosed
 	}
-	var l net.Listener = trackedListener{ln, s}
+	tl := trackedListener{Listener: ln, srv: s, role: roleSubmission}
+	var l net.Listener = tl
 	if implicitTLS {
-		l = tls.NewListener(l, s.cfg.TLS)
+		tl.tls = s.cfg.TLS
+		l = tls.NewListener(tl, s.cfg.TLS)
 	}
 	return s.sub.Serve(l)
 }
@@ -250,47 +365,110 @@ func (s *Server) isDraining() bool {
 	return s.draining
 }
 
-// track registers a new connection; it refuses once the server is draining.
-func (s *Server) track(c *trackedConn) bool {
+// What track decided about a new connection.
+type admission int
+
+const (
+	admitted admission = iota
+	admitDraining
+	admitOverLimit
+)
+
+// track registers a new connection. It refuses once the server is draining, and when
+// the client already holds as many connections as its role allows.
+func (s *Server) track(c *trackedConn) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return false
+		return admitDraining
+	}
+	if limit := s.limitFor(c.key.role); limit > 0 && s.perIP[c.key] >= limit {
+		return admitOverLimit
 	}
 	s.conns[c] = struct{}{}
-	return true
+	s.perIP[c.key]++
+	return admitted
 }
 
+// forget unregisters a connection; closing one more than once is harmless.
 func (s *Server) forget(c *trackedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
 	delete(s.conns, c)
+	if n := s.perIP[c.key] - 1; n > 0 {
+		s.perIP[c.key] = n
+	} else {
+		delete(s.perIP, c.key)
+	}
 }
 
 // trackedListener registers every accepted connection with the server, so Shutdown can
-// find idle ones and a session can close its connection after a final reply.
+// find idle ones, a session can close its connection after a final reply, and a client
+// cannot hold more connections than its limit.
 type trackedListener struct {
 	net.Listener
-	srv *Server
+	srv  *Server
+	role role
+	tls  *tls.Config // set on the implicit-TLS port, where even a refusal needs TLS
 }
 
 func (l trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc := &trackedConn{Conn: c, srv: l.srv, key: connKey{l.role, addressKey(remoteIP(c.RemoteAddr()))}}
+		switch l.srv.track(tc) {
+		case admitted:
+			return tc, nil
+		case admitDraining:
+			// Accepted while shutting down: go-smtp sees a closed connection and moves on.
+			c.Close()
+			return tc, nil
+		case admitOverLimit:
+			l.srv.log.Warn("too many connections", "role", l.role.String(), "remote", c.RemoteAddr().String(),
+				"limit", l.srv.limitFor(l.role))
+			l.refuse(c)
+		}
 	}
-	tc := &trackedConn{Conn: c, srv: l.srv}
-	if !l.srv.track(tc) {
-		// Accepted while shutting down: go-smtp sees a closed connection and moves on.
+}
+
+// refuse answers a connection over its client's limit with 421 and closes it (RFC 5321
+// 3.1: a server may refuse service in its greeting, and 3.8 has it send 421 before
+// closing). go-smtp never sees the connection. The reply is written on a goroutine of
+// its own, bounded by refuseTimeout and by maxRefusing at once, so a client that reads
+// nothing cannot hold the accept loop.
+func (l trackedListener) refuse(c net.Conn) {
+	select {
+	case l.srv.refusing <- struct{}{}:
+	default:
 		c.Close()
+		return
 	}
-	return tc, nil
+	go func() {
+		defer func() { <-l.srv.refusing }()
+		w := c
+		if l.tls != nil {
+			w = tls.Server(c, l.tls)
+		}
+		defer w.Close()
+		if err := c.SetDeadline(time.Now().Add(refuseTimeout)); err != nil {
+			return
+		}
+		e := errTooManyConnections()
+		fmt.Fprintf(w, "%d %d.%d.%d %s\r\n", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
+	}()
 }
 
 // trackedConn is a server connection with the state Shutdown and the sessions share.
 type trackedConn struct {
 	net.Conn
 	srv *Server
+	key connKey
 	// busy is set while a transaction is open (MAIL to the end of DATA or RSET).
 	busy atomic.Bool
 	// closeAfterWrite makes the next write the last one: a session sets it before

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type session struct {
 	tc   *trackedConn
 	log  *slog.Logger
 	ip   net.IP
+	addr string // addressKey(ip), what the client's limits are counted under
 	tls  bool
 
 	rdns       string // reverse DNS name of ip, looked up at the first message
@@ -78,12 +80,14 @@ func (s *Server) newSession(c *smtp.Conn, r role) (smtp.Session, error) {
 	}
 	_, isTLS := c.TLSConnectionState()
 	remote := c.Conn().RemoteAddr()
+	ip := remoteIP(remote)
 	return &session{
 		srv:  s,
 		role: r,
 		conn: c,
 		tc:   tc,
-		ip:   remoteIP(remote),
+		ip:   ip,
+		addr: addressKey(ip),
 		tls:  isTLS,
 		log:  s.log.With("role", r.String(), "remote", remote.String(), "helo", c.Hostname(), "tls", isTLS),
 	}, nil
@@ -163,6 +167,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			return s.reject(reply(550, 5, 7, 1, "<%s> is not an address %s may send as", from, s.user.Address))
 		}
 		tx.sendAs = sendAs
+		// Each transaction takes a token at MAIL, whatever becomes of it, so that
+		// parallel connections cannot all start one before any is counted.
+		if ok, wait := s.srv.rate.take(strconv.FormatInt(s.user.ID, 10)); !ok {
+			s.log.Warn("sending rate exceeded", "limit", s.srv.cfg.MessagesPerMinute, "retry_in", wait.Round(time.Second))
+			return errRateExceeded()
+		}
 	}
 	s.tx = tx
 	s.tc.busy.Store(true)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 
@@ -35,6 +36,10 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	case s.user != nil:
 		return nil, reply(503, 5, 5, 1, "Already authenticated")
 	}
+	if d, locked := s.srv.authIP.locked(s.addr); locked {
+		s.log.Info("AUTH refused: the address is backing off", "for", d.Round(time.Second))
+		return nil, s.reject(errAuthBackoff())
+	}
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
@@ -50,15 +55,31 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 
 // authenticate checks a login and password with the directory. An authorization
 // identity (RFC 4616 2) may only name the user themselves.
+//
+// An account backing off is refused before its password is checked, so a guesser
+// learns nothing during the lockout, and neither does its real user get in: the
+// price of slowing a guesser spread over many addresses (see New).
 func (s *session) authenticate(identity, login, password string) error {
+	account := strings.ToLower(login)
+	if d, locked := s.srv.authAccount.locked(account); locked {
+		s.log.Info("AUTH refused: the account is backing off", "login", login, "for", d.Round(time.Second))
+		return s.reject(errAuthBackoff())
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	u, err := s.srv.cfg.Directory.Authenticate(ctx, login, password)
 	switch {
 	case err == nil:
+		s.srv.authAccount.succeeded(account)
 	case errors.Is(err, directory.ErrBadCredentials), errors.Is(err, directory.ErrDisabled):
 		s.authFailures++
 		s.log.Warn("authentication failed", "login", login, "err", err)
+		if d := s.srv.authIP.fail(s.addr); d > 0 {
+			s.log.Warn("too many failed AUTH attempts from the address: backing off", "address", s.addr, "for", d)
+		}
+		if d := s.srv.authAccount.fail(account); d > 0 {
+			s.log.Warn("too many failed AUTH attempts for the account: backing off", "login", login, "for", d)
+		}
 		if s.authFailures >= maxAuthFailures {
 			return s.closing(errTooManyErrors())
 		}

@@ -1,4 +1,4 @@
-# A Python smtplib client for the Go tests: python3 client.py MODE HOST PORT CAFILE.
+# A Python smtplib client for the Go tests: python3 client.py MODE HOST PORT CAFILE [COUNT].
 # Prints one JSON object describing what happened; exits non-zero on any SMTP error.
 import json
 import smtplib
@@ -72,6 +72,25 @@ elif mode == "pipeline":
     sock.sendall(b"Subject: pipelined\r\n\r\nhello\r\n.\r\nQUIT\r\n")
     out["data"] = reply()[-1]
     out["quit"] = reply()[-1]
+    print(json.dumps(out))
+elif mode == "burst":
+    # One session sending messages one after another until the server refuses MAIL
+    # or the count (the fifth argument) is reached.
+    count = int(sys.argv[5])
+    out = {"accepted": 0, "refused": None}
+    with smtplib.SMTP_SSL(host, port, local_hostname="client.example", context=ctx) as s:
+        s.login(USER, PASSWORD)
+        for i in range(count):
+            code, resp = s.mail(USER)
+            if code != 250:
+                out["refused"] = "%d %s" % (code, resp.decode())
+                s.rset()
+                break
+            code, resp = s.rcpt("bob@example.test")
+            assert code == 250, (code, resp)
+            code, resp = s.data(message("python burst %d" % i, "bob@example.test").as_bytes())
+            assert code == 250, (code, resp)
+            out["accepted"] += 1
     print(json.dumps(out))
 else:
     sys.exit("unknown mode " + mode)
