@@ -1,0 +1,252 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mailroom/internal/directory"
+	"mailroom/internal/imap/imapwire"
+	"mailroom/internal/store"
+)
+
+// Store is what the IMAP server needs of the mailbox store; a store.Store is one.
+type Store interface {
+	EnsureAccount(ctx context.Context, id store.AccountID) (store.Account, error)
+	Account(ctx context.Context, id store.AccountID) (store.Account, error)
+	Folders(ctx context.Context, id store.AccountID) ([]store.Folder, error)
+	Folder(ctx context.Context, id store.FolderID) (store.Folder, error)
+	FolderByPath(ctx context.Context, id store.AccountID, path []string) (store.Folder, error)
+	FolderByRole(ctx context.Context, id store.AccountID, role store.Role) (store.Folder, error)
+	CreateFolder(ctx context.Context, id store.AccountID, parent store.FolderID, name string, role store.Role) (store.Folder, error)
+	RenameFolder(ctx context.Context, folder, newParent store.FolderID, newName string) (store.Folder, error)
+	DeleteFolder(ctx context.Context, folder store.FolderID) error
+	SetSubscribed(ctx context.Context, folder store.FolderID, subscribed bool) error
+	Deliver(ctx context.Context, m store.NewMessage, to []store.Placement) ([]store.Delivered, error)
+	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
+	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
+	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
+	StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error)
+	Copy(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
+	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
+	Expunge(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.UID, error)
+	Search(ctx context.Context, folder store.FolderID, c *store.Criteria) ([]store.UID, error)
+	Changes(ctx context.Context, id store.AccountID, since store.ModSeq, limit int) ([]store.Change, store.ModSeq, error)
+	Subscribe(id store.AccountID) (<-chan store.ModSeq, func())
+}
+
+// Authenticator checks a login name and password; *directory.Directory is one. It
+// returns an error matching directory.ErrBadCredentials or directory.ErrDisabled when
+// the login is refused, and any other error when it cannot tell.
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+}
+
+// Granter lists the mailboxes a user holds rights on; *directory.Directory is one.
+// Mailboxes held with FullAccess appear in the other-users namespace.
+type Granter interface {
+	GrantsTo(ctx context.Context, userID int64) ([]directory.Grant, error)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Store Store
+	Auth  Authenticator
+	// Grants, when set, opens shared mailboxes under the "Shared/" namespace.
+	Grants Granter
+	// TLS serves STARTTLS and implicit-TLS listeners. Without it a plain listener
+	// offers no STARTTLS and so refuses every login (LOGINDISABLED).
+	TLS    *tls.Config
+	Logger *slog.Logger // nil: slog.Default()
+	// Hostname names the server in the greeting; "" means localhost.
+	Hostname string
+	// AppendLimit is the largest message APPEND accepts, in bytes (RFC 7889); 0 means
+	// imapwire.DefaultMaxAppendLiteral.
+	AppendLimit int64
+	// IdleTimeout ends a session that sends nothing for this long, IDLE included; 0
+	// means 30 minutes, the least RFC 9051 section 5.4 allows for an autologout timer.
+	IdleTimeout time.Duration
+	// AuthFailureDelay is the pause before a failed login is answered, which slows
+	// down password guessing; 0 means one second.
+	AuthFailureDelay time.Duration
+}
+
+// Defaults and limits.
+const (
+	defaultIdleTimeout      = 30 * time.Minute
+	defaultAuthFailureDelay = time.Second
+	// handshakeTimeout bounds a TLS handshake.
+	handshakeTimeout = 30 * time.Second
+	// maxAuthFailures is how many failed logins a connection gets before BYE.
+	maxAuthFailures = 3
+	// maxBadCommands is how many malformed or unknown commands a connection gets
+	// before BYE.
+	maxBadCommands = 20
+)
+
+// ErrServerClosed is what Serve returns after Shutdown. It matches net.ErrClosed too,
+// as the listener is closed by then.
+var ErrServerClosed = fmt.Errorf("imap: server closed: %w", net.ErrClosed)
+
+// Server is an IMAP server. It is safe for concurrent use; one Server may serve
+// several listeners at once, plain (port 143) and implicit-TLS (port 993).
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	base   context.Context
+	cancel context.CancelFunc
+	nextID atomic.Uint64
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a server built from c, with defaults for its zero fields.
+func New(c Config) *Server {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = defaultIdleTimeout
+	}
+	if c.AuthFailureDelay <= 0 {
+		c.AuthFailureDelay = defaultAuthFailureDelay
+	}
+	if c.AppendLimit <= 0 {
+		c.AppendLimit = imapwire.DefaultMaxAppendLiteral
+	}
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       c,
+		log:       log.With("protocol", "imap"),
+		base:      base,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+	}
+}
+
+// Serve accepts connections on ln until Shutdown, which makes it return
+// ErrServerClosed. With implicitTLS every connection starts with a TLS handshake
+// (port 993, RFC 8314); without, sessions start in plain text and offer STARTTLS.
+func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	if implicitTLS && s.cfg.TLS == nil {
+		return errors.New("imap: implicit TLS needs a TLS configuration")
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("imap: accept: %w", err)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "addr", ln.Addr().String(), "err", err, "retry", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.start(conn, implicitTLS)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// start runs a session for conn in its own goroutine, unless the server is shutting
+// down.
+func (s *Server) start(conn net.Conn, implicitTLS bool) {
+	c := newSession(s, conn, implicitTLS)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.sessions[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.sessions, c)
+			s.mu.Unlock()
+		}()
+		c.serve(s.base)
+	}()
+}
+
+// Shutdown stops accepting connections and ends every session: one waiting for a
+// command or idling gets "* BYE" at once, one running a command finishes it first
+// (RFC 9051 section 7.1.5). It returns once every session has ended; if ctx ends
+// first, it closes the remaining connections, cancels their store calls and returns
+// ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for c := range s.sessions {
+		sessions = append(sessions, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range sessions {
+		c.interrupt()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.sessions {
+			c.raw.Close()
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("imap: shutdown: %w", ctx.Err())
+	}
+}

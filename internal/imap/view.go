@@ -1,0 +1,168 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"mailroom/internal/store"
+)
+
+// changeSource is what a view needs from the store.
+type changeSource interface {
+	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
+	Changes(ctx context.Context, id store.AccountID, since store.ModSeq, limit int) ([]store.Change, store.ModSeq, error)
+	Account(ctx context.Context, id store.AccountID) (store.Account, error)
+}
+
+// view is one session's picture of its selected folder: the message sequence numbers the
+// client knows (RFC 9051 2.3.1.2) and how far into the account's change log it has been
+// brought. Every other session's change, whatever protocol made it, reaches the client
+// through sync, which turns the change log into EXPUNGE/VANISHED, EXISTS and FETCH.
+type view struct {
+	account store.AccountID
+	folder  store.FolderID
+	uids    []store.UID // sequence number n is uids[n-1]
+	modseq  store.ModSeq
+	// expunged holds UIDs the log says are gone but that could not be announced yet:
+	// RFC 9051 7.5.1 forbids EXPUNGE while answering FETCH, STORE or SEARCH, since the
+	// client's sequence numbers would shift under it.
+	expunged []store.UID
+}
+
+// update is what one sync tells the client.
+type update struct {
+	// Expunged are the sequence numbers to announce, in order: each EXPUNGE renumbers the
+	// messages after it at once, so each number is relative to the state after the
+	// previous ones (RFC 9051 7.5.1).
+	Expunged []uint32
+	// Vanished are the same messages by UID, for clients that enabled QRESYNC
+	// (RFC 7162 3.2.10), which get VANISHED instead of EXPUNGE.
+	Vanished []store.UID
+	// Exists is the new message count when it changed, else -1.
+	Exists int
+	// Changed are messages whose flags (or other FETCH-visible data) changed, with their
+	// sequence numbers as they are after the expunges above.
+	Changed []changedMessage
+}
+
+type changedMessage struct {
+	Seq  uint32
+	Info store.MessageInfo
+}
+
+// open builds a view of folder as it is now.
+func openView(ctx context.Context, src changeSource, account store.AccountID, folder store.FolderID) (*view, error) {
+	// The ModSeq is read before the list: a change in between is then both in the list
+	// and in the next sync, and sync tolerates seeing it twice; the other order could
+	// miss it.
+	acct, err := src.Account(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	list, err := src.List(ctx, folder)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{account: account, folder: folder, modseq: acct.ModSeq, uids: make([]store.UID, len(list))}
+	for i, m := range list {
+		v.uids[i] = m.UID
+	}
+	return v, nil
+}
+
+// seq returns the sequence number of uid, or 0 when the client does not know it.
+func (v *view) seq(uid store.UID) uint32 {
+	i, ok := slices.BinarySearch(v.uids, uid)
+	if !ok {
+		return 0
+	}
+	return uint32(i + 1)
+}
+
+// uid returns the UID at sequence number seq (1-based), or 0 when out of range.
+func (v *view) uid(seq uint32) store.UID {
+	if seq == 0 || int(seq) > len(v.uids) {
+		return 0
+	}
+	return v.uids[seq-1]
+}
+
+// count is the number of messages the client knows.
+func (v *view) count() int { return len(v.uids) }
+
+// sync reads the change log since the view's position and returns what to tell the
+// client. allowExpunge says whether the command being answered may carry expunges.
+func (v *view) sync(ctx context.Context, src changeSource, allowExpunge bool) (update, error) {
+	up := update{Exists: -1}
+	changes, newest, err := src.Changes(ctx, v.account, v.modseq, 0)
+	if err != nil {
+		return up, fmt.Errorf("changes of the selected folder: %w", err)
+	}
+	last := store.UID(0)
+	if len(v.uids) > 0 {
+		last = v.uids[len(v.uids)-1]
+	}
+	var added []store.UID
+	changed := map[store.UID]bool{}
+	for _, c := range changes {
+		if c.Folder != v.folder {
+			continue
+		}
+		switch c.Kind {
+		case store.ChangeAdded:
+			if c.UID > last && !slices.Contains(added, c.UID) {
+				added = append(added, c.UID)
+			}
+		case store.ChangeFlags, store.ChangeProps:
+			changed[c.UID] = true
+		case store.ChangeExpunged:
+			if i, ok := slices.BinarySearch(v.uids, c.UID); ok && !slices.Contains(v.expunged, v.uids[i]) {
+				v.expunged = append(v.expunged, c.UID)
+			} else if j := slices.Index(added, c.UID); j >= 0 {
+				// Added and gone again since the last sync: the client never hears of it.
+				added = slices.Delete(added, j, j+1)
+			}
+		}
+	}
+	v.modseq = newest
+	if allowExpunge && len(v.expunged) > 0 {
+		slices.Sort(v.expunged)
+		for _, u := range v.expunged {
+			i, ok := slices.BinarySearch(v.uids, u)
+			if !ok {
+				continue
+			}
+			up.Expunged = append(up.Expunged, uint32(i+1))
+			up.Vanished = append(up.Vanished, u)
+			v.uids = slices.Delete(v.uids, i, i+1)
+		}
+		v.expunged = v.expunged[:0]
+	}
+	if len(added) > 0 {
+		slices.Sort(added)
+		v.uids = append(v.uids, added...)
+		up.Exists = len(v.uids)
+	} else if len(up.Expunged) > 0 {
+		up.Exists = -1 // EXPUNGE responses already carry the new count
+	}
+	// Flags of messages the client knows, and not announced as new or gone.
+	var want []store.UID
+	for u := range changed {
+		if v.seq(u) != 0 && !slices.Contains(added, u) && !slices.Contains(v.expunged, u) {
+			want = append(want, u)
+		}
+	}
+	if len(want) > 0 {
+		slices.Sort(want)
+		infos, err := src.Infos(ctx, v.folder, want)
+		if err != nil {
+			return up, fmt.Errorf("changed messages: %w", err)
+		}
+		for _, in := range infos {
+			up.Changed = append(up.Changed, changedMessage{Seq: v.seq(in.UID), Info: in})
+		}
+	}
+	return up, nil
+}
