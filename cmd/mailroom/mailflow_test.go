@@ -83,8 +83,30 @@ func TestMailEndToEnd(t *testing.T) {
 			t.Errorf("autodiscover answer lacks %q:\n%s", want, curl)
 		}
 	}
-	if strings.Contains(string(curl), "<Type>IMAP</Type>") {
-		t.Errorf("autodiscover offers IMAP, which this build does not serve:\n%s", curl)
+	_, imapTLS := splitAddr(t, cfg.IMAP.TLSListen[0])
+	if !strings.Contains(string(curl), "<Type>IMAP</Type>") || !strings.Contains(string(curl), "<Port>"+imapTLS+"</Port>") {
+		t.Errorf("autodiscover answer lacks IMAP on %s:\n%s", imapTLS, curl)
+	}
+	if strings.Contains(string(curl), "MobileSync") {
+		t.Errorf("autodiscover offers ActiveSync, which this build does not serve yet:\n%s", curl)
+	}
+
+	// IMAP sees the same mailbox (the POP3 check below reads it too).
+	imapScript := `
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.check_hostname = False
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+m.login("alice@example.test", sys.argv[3])
+typ, data = m.select("INBOX")
+print("EXISTS", data[0].decode())
+typ, data = m.uid("SEARCH", None, "SUBJECT", "bob")
+print("FOUND", data[0].decode())
+m.logout()
+`
+	imapOut, err := exec.Command("python3", "-c", imapScript, imapTLS, filepath.Join(data, "tls", "cert.pem"), goodPassword).CombinedOutput()
+	if err != nil || !strings.Contains(string(imapOut), "EXISTS 2") || !strings.Contains(string(imapOut), "FOUND 2") {
+		t.Fatalf("imaplib: %v\n%s", err, imapOut)
 	}
 
 	_, popPort := splitAddr(t, cfg.POP3.TLSListen[0])

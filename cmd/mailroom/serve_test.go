@@ -43,7 +43,7 @@ func loopbackConfig(t *testing.T, data string) config.Config {
 	one := func() []string { return []string{freeAddr(t)} }
 	cfg.HTTP.Listen, cfg.HTTP.TLSListen = one(), one()
 	cfg.SMTP.Listen, cfg.SMTP.Submission, cfg.SMTP.Submissions = one(), one(), one()
-	cfg.IMAP = config.Listeners{}
+	cfg.IMAP = config.Listeners{Listen: one(), TLSListen: one()}
 	cfg.POP3 = config.Listeners{Listen: one(), TLSListen: one()}
 	cfg.DNS.Resolver = freeAddr(t)
 	cfg.Limits.ShutdownTimeout = 5 * time.Second

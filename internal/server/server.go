@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"mailroom/internal/autodiscover"
 	"mailroom/internal/config"
+	"mailroom/internal/imap"
 	"mailroom/internal/instance"
 	"mailroom/internal/pop3"
 	"mailroom/internal/retention"
@@ -113,9 +113,10 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	add("pop3", cfg.POP3.Listen, false, func(ln net.Listener) error { return pop.Serve(ln, false) })
 	add("pop3s", cfg.POP3.TLSListen, false, func(ln net.Listener) error { return pop.Serve(ln, true) })
 
-	for _, p := range unbuilt(cfg) {
-		log.Info("listener not opened: this build does not serve the protocol yet", "protocol", p.name, "addresses", strings.Join(p.addrs, ","))
-	}
+	mua := imap.New(imap.Config{Store: in.Store, Auth: in.Directory, Grants: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "imap")})
+	services = append(services, mua)
+	add("imap", cfg.IMAP.Listen, false, func(ln net.Listener) error { return mua.Serve(ln, false) })
+	add("imaps", cfg.IMAP.TLSListen, false, func(ln net.Listener) error { return mua.Serve(ln, true) })
 
 	for _, e := range endpoints {
 		ln, err := net.Listen("tcp", e.addr)
@@ -178,26 +179,6 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 // clients to set up accounts that fail.
 func Discovery(cfg config.Config) autodiscover.Services {
 	s := autodiscover.ServicesFromConfig(cfg)
-	s.IMAP = autodiscover.MailService{}
 	s.CalDAV, s.CardDAV, s.ActiveSync = "", "", ""
 	return s
-}
-
-type protocolListeners struct {
-	name  string
-	addrs []string
-}
-
-// unbuilt lists the configured listeners of protocols this build does not serve yet, so
-// that the log says plainly why nothing answers on those ports.
-func unbuilt(cfg config.Config) []protocolListeners {
-	var out []protocolListeners
-	for _, p := range []protocolListeners{
-		{"imap", cfg.IMAP.Listen}, {"imaps", cfg.IMAP.TLSListen},
-	} {
-		if len(p.addrs) > 0 {
-			out = append(out, p)
-		}
-	}
-	return out
 }
