@@ -46,5 +46,23 @@ go vet ./...
 echo "== staticcheck"
 staticcheck ./...
 
+# Every parser's fuzz target runs for a bounded time on each CI run (its seed corpus
+# also runs in the plain go test below). FUZZTIME=0 skips this stage.
+FUZZTIME=${FUZZTIME:-8s}
+if [ "$FUZZTIME" != 0 ]; then
+  echo "== fuzzing each parser for $FUZZTIME"
+  for target in \
+    internal/imap/imapwire:FuzzReadCommand internal/pop3:FuzzCommand internal/smtp:FuzzSession \
+    internal/wbxml:FuzzDecode internal/mime:FuzzParse internal/mailio:FuzzMboxReader \
+    internal/config:FuzzLoad internal/directory:FuzzParseAddress internal/autodiscover:FuzzAutodiscoverRequest \
+    internal/msgauth:FuzzCheck internal/imap:FuzzWriteFetch; do
+    pkg=${target%%:*} fn=${target##*:}
+    go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "./$pkg" >/dev/null || {
+      echo "fuzzing $fn in $pkg found a failure; rerun: go test -run '^$' -fuzz '^${fn}\$' ./$pkg" >&2
+      exit 1
+    }
+  done
+fi
+
 echo "== go test"
 exec go test -count=1 -timeout 30m ./...
