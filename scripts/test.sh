@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 
 # Debian packages the tests drive as real peers and clients.
+# PostgreSQL is installed for its binaries only: the tests start throw-away clusters of
+# their own (internal/pgtest); the Debian service is not used.
 packages=(python3 sqlite3 curl openssl libwbxml2-utils postfix swaks msmtp fetchmail isync
-  opendkim-tools python3-dkim python3-nacl)
+  opendkim-tools python3-dkim python3-nacl postgresql postgresql-contrib)
 need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
@@ -20,7 +22,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   # Postfix is installed only for its smtp-sink test peer: no configuration, no daemon.
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  # policy-rc.d keeps Debian from starting the PostgreSQL service on installation.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod +x /usr/sbin/policy-rc.d
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 if ! command -v go >/dev/null; then

@@ -12,16 +12,26 @@ import (
 const levelWarn = slog.LevelWarn
 
 func runInit(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "init", "--data DIR --hostname HOST [--domain DOMAIN]")
+	f := newFlags(e, "init", "--data DIR --hostname HOST [--domain DOMAIN] [--store postgres --dsn URL]")
 	hostname := f.String("hostname", "", "this server's fully qualified host name, e.g. mail.example.test")
 	domain := f.String("domain", "", "the first mail domain, e.g. example.test")
+	backend := f.String("store", "sqlite", `where mail is kept: "sqlite" in the data directory, or "postgres" (shared by several nodes)`)
+	dsn := f.String("dsn", "", "with --store postgres: the database URL, e.g. postgres://mailroom@db:5432/mailroom")
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
 	if *hostname == "" {
 		return usageErr("--hostname is required")
 	}
-	err := instance.Init(ctx, instance.InitOptions{Dir: *f.data, Hostname: *hostname, Domain: *domain}, logger(e, levelWarn))
+	switch {
+	case *backend == "postgres" && *dsn == "":
+		return usageErr("--store postgres needs --dsn")
+	case *backend == "sqlite" && *dsn != "":
+		return usageErr("--dsn goes with --store postgres")
+	case *backend != "sqlite" && *backend != "postgres":
+		return usageErr("--store is sqlite or postgres, not %q", *backend)
+	}
+	err := instance.Init(ctx, instance.InitOptions{Dir: *f.data, Hostname: *hostname, Domain: *domain, DSN: *dsn}, logger(e, levelWarn))
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,9 @@ func commands() []command {
 		{"import", "import an mbox file or a Maildir into a user's mailbox", runImport},
 		{"export", "export a user's mailbox as a Maildir tree", runExport},
 		{"queue", "list, show, retry or drop messages in the outbound queue", runQueue},
+		{"device", "ActiveSync devices: list, show, allow, block, quarantine, wipe; access rules", runDevice},
+		{"profile", "iOS/iPadOS e-mail profiles: settings, versions, assignments, rendering, status", runProfile},
+		{"db", "bring the database schema up to date (migrate)", runDB},
 	}
 }
 

@@ -114,7 +114,7 @@ func (h *Handler) appleProfile(u directory.User) ([]byte, error) {
 	if h.signer == nil {
 		return body, nil
 	}
-	return mobileconfig.Sign(body, h.signer.Cert, h.signer.Key, h.signer.Chain)
+	return h.signer.Sign(body)
 }
 
 // reverseDNS turns mail.example.test into test.example.mail, the reverse-DNS form

@@ -18,29 +18,8 @@ import (
 	"howett.net/plist"
 
 	"mailroom/internal/mobileconfig"
+	"mailroom/internal/mobileconfig/schematest"
 )
-
-// appleKeys returns the key names Apple's schema defines for the profile's outer
-// dictionary and for a mail payload, read from the schema files.
-func appleKeys(t *testing.T) (top, mail map[string]bool) {
-	t.Helper()
-	read := func(files ...string) map[string]bool {
-		keys := make(map[string]bool)
-		for _, f := range files {
-			b, err := os.ReadFile(filepath.Join("..", "mobileconfig", "testdata", "apple", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for line := range strings.Lines(string(b)) {
-				if k, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "- key: "); ok {
-					keys[k] = true
-				}
-			}
-		}
-		return keys
-	}
-	return read("TopLevel.yaml"), read("CommonPayloadKeys.yaml", "com.apple.mail.managed.yaml")
-}
 
 func decodeProfile(t *testing.T, b []byte) (top, payload map[string]any) {
 	t.Helper()
@@ -57,7 +36,6 @@ func decodeProfile(t *testing.T, b []byte) (top, payload map[string]any) {
 
 func TestAppleProfile(t *testing.T) {
 	e := newTestEnv(t, nil)
-	topKeys, mailKeys := appleKeys(t)
 	var first []byte
 	for _, path := range []string{
 		"/autodiscover/mail.mobileconfig?emailaddress=" + alice,
@@ -83,17 +61,15 @@ func TestAppleProfile(t *testing.T) {
 			t.Errorf("%s: profile differs from the first download", path)
 		}
 	}
+	// Every key, type and value against Apple's schemas.
+	_, problems, err := schematest.CheckProfile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
 	top, pl := decodeProfile(t, first)
-	for k := range top {
-		if !topKeys[k] {
-			t.Errorf("profile key %s is not in TopLevel.yaml", k)
-		}
-	}
-	for k := range pl {
-		if !mailKeys[k] {
-			t.Errorf("payload key %s is not in Apple's mail schema", k)
-		}
-	}
 	id, _ := top["PayloadIdentifier"].(string)
 	if !strings.HasPrefix(id, "test.example.mail.mailroom.mail.") {
 		t.Errorf("PayloadIdentifier %q", id)
@@ -189,7 +165,7 @@ func TestAppleProfileSigned(t *testing.T) {
 	}
 	dir := newTestDirectory(t)
 	plainEnv := newTestEnv(t, func(c *Config) { c.Directory = dir })
-	signedEnv := newTestEnv(t, func(c *Config) { c.Directory = dir; c.Signer = &Signer{Cert: cert, Key: key} })
+	signedEnv := newTestEnv(t, func(c *Config) { c.Directory = dir; c.Signer = &mobileconfig.Signer{Cert: cert, Key: key} })
 	unsigned := plainEnv.do(t, false, "GET", "/autodiscover/mail.mobileconfig", alice, testPassword, nil)
 	signed := signedEnv.do(t, false, "GET", "/autodiscover/mail.mobileconfig", alice, testPassword, nil)
 	if signed.status != 200 || signed.header.Get("Content-Type") != "application/x-apple-aspen-config" {

@@ -12,14 +12,13 @@ package autodiscover
 
 import (
 	"context"
-	"crypto"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"mailroom/internal/directory"
+	"mailroom/internal/mobileconfig"
 )
 
 // Directory is what the handlers need of the user directory; *directory.Directory
@@ -34,15 +33,6 @@ type Directory interface {
 	Domains(ctx context.Context) ([]directory.Domain, error)
 }
 
-// Signer is the certificate and key Apple profiles are signed with.
-type Signer struct {
-	Cert *x509.Certificate
-	Key  crypto.Signer
-	// Chain holds the issuers of Cert, nearest first, sent along so devices can
-	// build the path to a root they trust.
-	Chain []*x509.Certificate
-}
-
 // Config is what New needs.
 type Config struct {
 	// Hostname is this server's fully qualified name, e.g. mail.example.test.
@@ -52,7 +42,7 @@ type Config struct {
 	// Logger receives one line per refused or failed request; nil discards.
 	Logger *slog.Logger
 	// Signer, if set, signs Apple profiles; otherwise they are served unsigned.
-	Signer *Signer
+	Signer *mobileconfig.Signer
 }
 
 // Handler serves every discovery flavour. It is safe for concurrent use.
@@ -61,7 +51,7 @@ type Handler struct {
 	services Services
 	dir      Directory
 	log      *slog.Logger
-	signer   *Signer
+	signer   *mobileconfig.Signer
 }
 
 // New returns a Handler for c.

@@ -1,14 +1,18 @@
-// Package blob keeps message bytes on disk, content-addressed by their SHA-256, each
-// written once however many mailboxes hold it.
+// Package blob keeps message bytes, content-addressed by their SHA-256, each written
+// once however many mailboxes hold it: in files beside an SQLite database (Dir), or in
+// rows of the PostgreSQL database itself (Table), so that PostgreSQL alone is a
+// complete shared deployment.
 //
-// A blob is durable when Put returns: the file and its directory entry are fsynced. Blobs
-// are immutable; the package never rewrites one in place. Which blobs are still referenced
-// is the store's business: this package only writes, reads and removes files.
+// Blobs are immutable; the package never rewrites one in place. Which blobs are still
+// referenced is the caller's business (the store counts references, the queue counts
+// messages): this package only writes, reads and removes them, at the points of the
+// caller's transactions that Area names.
 package blob
 
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,7 +25,35 @@ import (
 // ErrNotFound is returned when no blob has the asked-for id.
 var ErrNotFound = errors.New("blob not found")
 
-// Dir is a blob area on the local file system.
+// Area is a place for blobs whose lifetime follows the caller's database transactions:
+//
+//   - Put, before the transaction that adds a reference, returns the id;
+//   - Ensure, inside that transaction, makes sure the blob exists once it commits;
+//   - Hold, inside a transaction about to count what may be the last reference, waits
+//     for transactions that are adding one (Ensure) to end;
+//   - Drop, inside the transaction that removed the last reference, and Remove, after
+//     it committed, delete the blob.
+//
+// Dir writes a file in Put and deletes it in Remove; the SQLite write lock orders the
+// rest. Table writes a row in Ensure and deletes it in Drop, so the bytes commit and
+// roll back with the references, and its row locks order concurrent nodes.
+type Area interface {
+	Put(ctx context.Context, data []byte) (string, error)
+	Ensure(ctx context.Context, tx *sql.Tx, id string, data []byte) error
+	Hold(ctx context.Context, tx *sql.Tx, id string) error
+	Drop(ctx context.Context, tx *sql.Tx, id string) error
+	Remove(id string) error
+	Read(ctx context.Context, id string) ([]byte, error)
+	Open(ctx context.Context, id string) (io.ReadSeekCloser, error)
+}
+
+var (
+	_ Area = (*Dir)(nil)
+	_ Area = (*Table)(nil)
+)
+
+// Dir is a blob area on the local file system. A blob is durable when Put returns: the
+// file and its directory entry are fsynced.
 type Dir struct {
 	root string
 }
@@ -40,12 +72,20 @@ func ID(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (d *Dir) path(id string) (string, error) {
+// checkID refuses anything but a hex SHA-256, so an id never names another path or row.
+func checkID(id string) error {
 	if len(id) != 64 {
-		return "", fmt.Errorf("blob id %q: %w", id, ErrNotFound)
+		return fmt.Errorf("blob id %q: %w", id, ErrNotFound)
 	}
 	if _, err := hex.DecodeString(id); err != nil {
-		return "", fmt.Errorf("blob id %q: %w", id, ErrNotFound)
+		return fmt.Errorf("blob id %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func (d *Dir) path(id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.root, id[:2], id[2:4], id), nil
 }
@@ -70,7 +110,8 @@ func (d *Dir) Put(ctx context.Context, data []byte) (string, error) {
 // Ensure makes sure the blob with this id exists, writing data again if it went missing.
 // The store calls it under its write lock when a blob row is first created, to close the
 // window in which a concurrent removal could take away a file that Put had found present.
-func (d *Dir) Ensure(id string, data []byte) error {
+// The file is written at once, whatever becomes of tx.
+func (d *Dir) Ensure(_ context.Context, _ *sql.Tx, id string, data []byte) error {
 	p, err := d.path(id)
 	if err != nil {
 		return err
@@ -128,8 +169,16 @@ func syncDirs(dirs ...string) error {
 	return nil
 }
 
+// Hold does nothing: a Dir serves SQLite, whose single writer already orders the
+// transactions that add and remove references.
+func (d *Dir) Hold(context.Context, *sql.Tx, string) error { return nil }
+
+// Drop does nothing: a file is deleted only after the transaction that dropped its last
+// reference committed (Remove), so a rollback never loses bytes.
+func (d *Dir) Drop(context.Context, *sql.Tx, string) error { return nil }
+
 // Read returns the whole blob.
-func (d *Dir) Read(id string) ([]byte, error) {
+func (d *Dir) Read(_ context.Context, id string) ([]byte, error) {
 	p, err := d.path(id)
 	if err != nil {
 		return nil, err
@@ -145,7 +194,7 @@ func (d *Dir) Read(id string) ([]byte, error) {
 }
 
 // Open returns a reader over the blob, for streaming large messages.
-func (d *Dir) Open(id string) (io.ReadSeekCloser, error) {
+func (d *Dir) Open(_ context.Context, id string) (io.ReadSeekCloser, error) {
 	p, err := d.path(id)
 	if err != nil {
 		return nil, err

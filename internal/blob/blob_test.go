@@ -33,11 +33,11 @@ func TestPutReadRemove(t *testing.T) {
 	if after, _ := os.Stat(p); !after.ModTime().Equal(before.ModTime()) {
 		t.Fatal("second put rewrote the file")
 	}
-	got, err := d.Read(id)
+	got, err := d.Read(ctx, id)
 	if err != nil || string(got) != string(data) {
 		t.Fatalf("read = %q, %v", got, err)
 	}
-	r, err := d.Open(id)
+	r, err := d.Open(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func TestPutReadRemove(t *testing.T) {
 	if err := d.Remove(id); err != nil {
 		t.Fatalf("removing twice: %v", err)
 	}
-	if _, err := d.Read(id); !errors.Is(err, ErrNotFound) {
+	if _, err := d.Read(ctx, id); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("read after remove: %v", err)
 	}
 	// Ensure brings a missing file back.
-	if err := d.Ensure(id, data); err != nil {
+	if err := d.Ensure(ctx, nil, id, data); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := d.Read(id); string(got) != string(data) {
+	if got, _ := d.Read(ctx, id); string(got) != string(data) {
 		t.Fatal("Ensure did not restore the blob")
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
@@ -72,11 +72,12 @@ func TestBadIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := context.Background()
 	for _, id := range []string{"", "abc", "../../../../etc/passwd", "zz" + ID(nil)[2:], ID(nil) + "0"} {
-		if _, err := d.Read(id); !errors.Is(err, ErrNotFound) {
+		if _, err := d.Read(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Read(%q) = %v, want ErrNotFound", id, err)
 		}
-		if _, err := d.Open(id); !errors.Is(err, ErrNotFound) {
+		if _, err := d.Open(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open(%q) = %v, want ErrNotFound", id, err)
 		}
 		if err := d.Remove(id); !errors.Is(err, ErrNotFound) {

@@ -35,11 +35,14 @@ type Log struct {
 	Format string // text or json
 }
 
-// Store selects the storage backend.
+// Store selects the storage backend: "sqlite" (Path and Blobs in the data directory)
+// or "postgres" (everything, message bodies included, in the database DSN names,
+// which several nodes may share).
 type Store struct {
-	Backend string // only "sqlite" exists so far
-	Path    string // database file
-	Blobs   string // directory of message bodies
+	Backend string // "sqlite" or "postgres"
+	Path    string // SQLite database file
+	Blobs   string // SQLite: directory of message bodies
+	DSN     string // PostgreSQL: postgres://user:password@host:port/database?sslmode=...
 }
 
 // TLS names the certificates the server presents.

@@ -185,6 +185,7 @@ func schema() map[string]shape {
 		"store.backend":           shapeString,
 		"store.path":              shapeString,
 		"store.blobs":             shapeString,
+		"store.dsn":               shapeString,
 		"tls":                     shapeTable,
 		"tls.cert":                shapeString,
 		"tls.key":                 shapeString,

@@ -38,6 +38,7 @@ type fileStore struct {
 	Backend *string `toml:"backend"`
 	Path    *string `toml:"path"`
 	Blobs   *string `toml:"blobs"`
+	DSN     *string `toml:"dsn"`
 }
 
 type fileTLS struct {
@@ -176,6 +177,7 @@ func (f *file) apply(c *Config) []*Error {
 		setString(&c.Store.Backend, f.Store.Backend)
 		setString(&c.Store.Path, f.Store.Path)
 		setString(&c.Store.Blobs, f.Store.Blobs)
+		setString(&c.Store.DSN, f.Store.DSN)
 	}
 	if f.TLS != nil {
 		setString(&c.TLS.Cert, f.TLS.Cert)

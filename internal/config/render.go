@@ -29,12 +29,21 @@ func Render(c Config) []byte {
 	w.key("format", quote(c.Log.Format), "")
 
 	w.table("store")
-	w.comment(`Storage backend; "sqlite" is the only one so far.`)
+	w.comment(`Storage backend: "sqlite" keeps everything in this data directory on one`)
+	w.comment(`machine; "postgres" keeps everything, message bodies included, in the`)
+	w.comment("PostgreSQL database named by dsn, which several Mailroom nodes may share.")
 	w.key("backend", quote(c.Store.Backend), "")
-	w.comment("SQLite database file.")
-	w.key("path", quote(c.Store.Path), "")
-	w.comment("Directory of message bodies.")
-	w.key("blobs", quote(c.Store.Blobs), "")
+	if c.Store.Backend == "postgres" {
+		w.comment("PostgreSQL connection URL; the database must exist and its owner may")
+		w.comment("create extensions (pg_trgm). Keep this file unreadable to others if it")
+		w.comment("holds a password.")
+		w.key("dsn", quote(c.Store.DSN), "")
+	} else {
+		w.comment("SQLite database file.")
+		w.key("path", quote(c.Store.Path), "")
+		w.comment("Directory of message bodies.")
+		w.key("blobs", quote(c.Store.Blobs), "")
+	}
 
 	w.table("tls")
 	w.comment("PEM certificate chain and private key, served when no other pair")

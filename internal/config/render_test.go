@@ -38,9 +38,14 @@ func TestRenderRoundTrip(t *testing.T) {
 	custom.HTTP.TLSListen = []string{"localhost:8443", ":9443"}
 	custom.Limits.ShutdownTimeout = 90 * time.Second
 
+	pg := Default(dir, "mail.example.test")
+	pg.Store.Backend = "postgres"
+	pg.Store.DSN = "postgres://mailroom:s%22cret@db.example.test:5432/mailroom?sslmode=verify-full"
+
 	for name, c := range map[string]Config{
-		"default": Default(dir, "mail.example.test"),
-		"custom":  custom,
+		"default":  Default(dir, "mail.example.test"),
+		"custom":   custom,
+		"postgres": pg,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := roundTrip(t, c); !reflect.DeepEqual(got, c) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,13 +31,18 @@ func (c Config) validate(lineOf func(path string) int) []*Error {
 	if !oneOf(c.Log.Format, "text", "json") {
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
 	}
-	if c.Store.Backend != "sqlite" {
-		bad("store.backend", "%q is not a supported backend (only \"sqlite\")", c.Store.Backend)
+	files := []struct{ key, v string }{{"tls.cert", c.TLS.Cert}, {"tls.key", c.TLS.Key}}
+	switch c.Store.Backend {
+	case "sqlite":
+		files = append(files, struct{ key, v string }{"store.path", c.Store.Path}, struct{ key, v string }{"store.blobs", c.Store.Blobs})
+	case "postgres":
+		if msg := checkDSN(c.Store.DSN); msg != "" {
+			bad("store.dsn", "%s", msg)
+		}
+	default:
+		bad("store.backend", "%q is not a supported backend (\"sqlite\" or \"postgres\")", c.Store.Backend)
 	}
-	for _, f := range []struct{ key, v string }{
-		{"store.path", c.Store.Path}, {"store.blobs", c.Store.Blobs},
-		{"tls.cert", c.TLS.Cert}, {"tls.key", c.TLS.Key},
-	} {
+	for _, f := range files {
 		if f.v == "" {
 			bad(f.key, "must not be empty")
 		}
@@ -207,6 +213,25 @@ func checkLabel(label string) string {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
 			return fmt.Sprintf("label %q contains %q", label, r)
 		}
+	}
+	return ""
+}
+
+// checkDSN checks that a PostgreSQL connection string is a postgres:// URL naming a
+// host and a database; whether the server answers is for start-up to find out.
+func checkDSN(dsn string) string {
+	if dsn == "" {
+		return `must not be empty with backend "postgres" (postgres://user@host:5432/database)`
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "is not a postgres:// URL"
+	}
+	if u.Host == "" && u.Query().Get("host") == "" {
+		return "names no host"
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return "names no database"
 	}
 	return ""
 }

@@ -1,7 +1,12 @@
 // Package db opens Mailroom's SQL database and applies each component's schema
 // migrations. It knows nothing of mail, users or devices: every component (the store,
-// the directory, later the queue) brings its own SQL and its own migrations, and uses
-// the transaction helpers here so that writes are serialised and durable.
+// the directory, the queue) brings its own SQL and its own migrations, and uses the
+// transaction helpers here so that writes are serialised where the engine needs it and
+// durable.
+//
+// Two engines sit behind one API: SQLite (embedded, one machine) and PostgreSQL (the
+// shared store of several nodes). Components keep their SQL portable and put the
+// differences (DDL, search, notifications, claiming) behind Dialect.
 //
 // It must never hide a failed commit: a write that returns nil is on disk.
 package db
@@ -18,24 +23,33 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the embedded default: pure Go, FTS5 built in, $N bound by number
 )
 
 // Dialect names the SQL engine behind a DB, for the few statements that differ.
 type Dialect string
 
-// Dialects Mailroom supports.
+// Dialects Mailroom supports. They double as the names of the per-dialect migration
+// directories.
 const (
-	SQLite Dialect = "sqlite"
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
 )
 
-// DB is an open database: a pool for reads and one serialised path for writes.
+// DB is an open database. On SQLite it is a pool for reads and one serialised
+// connection for writes; on PostgreSQL one pool for both, writers serialised by the
+// row locks they take.
 type DB struct {
 	Dialect Dialect
 	read    *sql.DB
 	write   *sql.DB
-	mu      sync.Mutex // one writer at a time in this process; SQLite allows no more
+	mu      sync.Mutex // SQLite: one writer at a time in this process; unused on PostgreSQL
+	connCfg *pgx.ConnConfig
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at file in WAL mode with
@@ -74,9 +88,53 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	return &DB{Dialect: SQLite, read: read, write: write}, nil
 }
 
-// Close closes both pools.
+// OpenPostgres connects to the PostgreSQL database named by dsn (a postgres:// URL or
+// key=value string). The database must exist; Mailroom creates its tables, and the
+// pg_trgm extension, through migrations.
+func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL connection string: %w", err)
+	}
+	pool := stdlib.OpenDB(*cfg)
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(8)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", describe(cfg), err)
+	}
+	return &DB{Dialect: Postgres, read: pool, write: pool, connCfg: cfg}, nil
+}
+
+// describe names a PostgreSQL server and database for messages, without the password.
+func describe(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// Close closes the pools.
 func (d *DB) Close() error {
+	if d.read == d.write {
+		return d.read.Close()
+	}
 	return errors.Join(d.read.Close(), d.write.Close())
+}
+
+// Listen opens a dedicated PostgreSQL connection for LISTEN and WaitForNotification;
+// the caller closes it. It fails on SQLite, which has no notifications.
+func (d *DB) Listen(ctx context.Context, channel string) (*pgx.Conn, error) {
+	if d.Dialect != Postgres {
+		return nil, fmt.Errorf("listen: %s has no notifications", d.Dialect)
+	}
+	conn, err := pgx.ConnectConfig(ctx, d.connCfg.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("listen connection: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("listen %s: %w", channel, err)
+	}
+	return conn, nil
 }
 
 // Read returns the pool for queries that change nothing.
@@ -86,24 +144,86 @@ func (d *DB) Read() *sql.DB { return d.read }
 // (SQLite's data_version is per connection). The caller closes it.
 func (d *DB) Conn(ctx context.Context) (*sql.Conn, error) { return d.read.Conn(ctx) }
 
+// Snapshot begins a read-only transaction in which every statement sees the same
+// committed state: SQLite's read transactions do; PostgreSQL needs REPEATABLE READ
+// for it. The caller rolls it back.
+func (d *DB) Snapshot(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if d.Dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := d.read.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("begin read transaction: %w", err)
+	}
+	return tx, nil
+}
+
 // WriteTx runs fn in a write transaction and commits it. If fn returns an error the
 // transaction is rolled back and the error returned unchanged.
+//
+// On PostgreSQL transactions run concurrently in READ COMMITTED; one that the server
+// aborts as a deadlock victim or a serialisation failure is run again from the start,
+// so fn must be safe to repeat (reset what it collects at its top).
 func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if d.Dialect == Postgres {
+		return d.writeTxLocked(ctx, fn)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.writeTxLocked(ctx, fn)
 }
 
-// Locked runs fn while holding the write lock, so that fn can run several write
-// transactions and file operations that no other writer of this process interleaves
-// with. Inside, use tx (not WriteTx, which would deadlock).
+// SerialTx runs fn in a write transaction that no other SerialTx with the same name
+// runs beside, on any node, for components whose writes are rare and check before they
+// insert (the directory). SQLite's single writer gives that already; on PostgreSQL the
+// transaction first takes an advisory lock on the name, held until it ends.
+func (d *DB) SerialTx(ctx context.Context, name string, fn func(tx *sql.Tx) error) error {
+	if d.Dialect != Postgres {
+		return d.WriteTx(ctx, fn)
+	}
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "mailroom/"+name); err != nil {
+			return fmt.Errorf("lock %s: %w", name, err)
+		}
+		return fn(tx)
+	})
+}
+
+// Locked runs fn so that fn can run several write transactions and file operations
+// that no other writer interleaves with where that matters. Inside, use tx (not
+// WriteTx, which would deadlock on SQLite).
+//
+// On SQLite it holds the process's write lock throughout. On PostgreSQL it holds
+// nothing: several nodes write at once, so what must not interleave is ordered by the
+// row locks the transactions take (blob.DB keeps message bytes in rows for that
+// reason); fn's transactions are simply run one after another.
 func (d *DB) Locked(ctx context.Context, fn func(tx func(func(*sql.Tx) error) error) error) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	if d.Dialect != Postgres {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
 	return fn(func(body func(*sql.Tx) error) error { return d.writeTxLocked(ctx, body) })
 }
 
+// retries bounds how often a PostgreSQL transaction aborted by the server is retried.
+const retries = 10
+
 func (d *DB) writeTxLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := d.writeTxOnce(ctx, fn)
+		if d.Dialect != Postgres || attempt == retries || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 3 * time.Millisecond):
+		}
+	}
+}
+
+func (d *DB) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
@@ -118,14 +238,40 @@ func (d *DB) writeTxLocked(ctx context.Context, fn func(tx *sql.Tx) error) error
 	return nil
 }
 
+// retryable reports a PostgreSQL abort that running the transaction again resolves:
+// serialization_failure (40001) or deadlock_detected (40P01).
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// IsUniqueViolation reports whether err is the engine refusing a duplicate key.
+func (d *DB) IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	if d.Dialect == Postgres {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// migrationLock is the advisory lock key PostgreSQL migrations hold, so that nodes
+// starting at once apply each migration exactly once ("mailroom" in ASCII).
+const migrationLock = 0x6d61696c726f6f6d
+
 // Migrate applies, in order, the migrations of one component that the database has not
-// seen yet. migrations holds files named NNNN_description.sql; each runs in its own
-// transaction together with the record that it ran, so a crash leaves either all of a
-// migration or none of it.
+// seen yet. migrations holds one directory per dialect (sqlite/, postgres/) of files
+// named NNNN_description.sql; the same number means the same change in both. They run
+// in one transaction together with the records that they ran, so a crash leaves either
+// all of a migration or none of it. On PostgreSQL that transaction first takes an
+// advisory lock, so that several nodes starting at once wait for each other.
 func (d *DB) Migrate(ctx context.Context, component string, migrations fs.FS) error {
-	entries, err := fs.ReadDir(migrations, ".")
+	dir := string(d.Dialect)
+	entries, err := fs.ReadDir(migrations, dir)
 	if err != nil {
-		return fmt.Errorf("migrations of %s: %w", component, err)
+		return fmt.Errorf("migrations of %s for %s: %w", component, d.Dialect, err)
 	}
 	type step struct {
 		version int
@@ -145,6 +291,11 @@ func (d *DB) Migrate(ctx context.Context, component string, migrations fs.FS) er
 	}
 	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
 	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		if d.Dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+				return fmt.Errorf("migrations of %s: lock: %w", component, err)
+			}
+		}
 		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			component TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (component, version))`)
 		if err != nil {
@@ -160,7 +311,7 @@ func (d *DB) Migrate(ctx context.Context, component string, migrations fs.FS) er
 			if n > 0 {
 				continue
 			}
-			body, err := fs.ReadFile(migrations, path.Clean(s.name))
+			body, err := fs.ReadFile(migrations, path.Join(dir, s.name))
 			if err != nil {
 				return fmt.Errorf("migration %s/%s: %w", component, s.name, err)
 			}
@@ -177,7 +328,16 @@ func (d *DB) Migrate(ctx context.Context, component string, migrations fs.FS) er
 }
 
 // IntegrityCheck asks the engine to verify its own files; nil means they are sound.
+//
+// SQLite checks every page (PRAGMA integrity_check). PostgreSQL offers no such check
+// to an ordinary user: it runs a query, and when the amcheck extension is installed in
+// the database (CREATE EXTENSION amcheck, by an administrator) it verifies every B-tree
+// index of the current schema with bt_index_check; without amcheck it checks no more
+// than that the server answers.
 func (d *DB) IntegrityCheck(ctx context.Context) error {
+	if d.Dialect == Postgres {
+		return d.pgIntegrityCheck(ctx)
+	}
 	rows, err := d.read.QueryContext(ctx, `PRAGMA integrity_check`)
 	if err != nil {
 		return fmt.Errorf("integrity check: %w", err)
@@ -195,6 +355,47 @@ func (d *DB) IntegrityCheck(ctx context.Context) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("integrity check: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (d *DB) pgIntegrityCheck(ctx context.Context) error {
+	var one, amcheck int
+	err := d.read.QueryRowContext(ctx, `SELECT 1, (SELECT count(*) FROM pg_extension WHERE extname = 'amcheck')`).Scan(&one, &amcheck)
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if amcheck == 0 {
+		return nil
+	}
+	rows, err := d.read.QueryContext(ctx, `SELECT c.oid::regclass::text FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid
+		JOIN pg_am a ON a.oid = c.relam
+		WHERE a.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace AND c.relpersistence <> 't'`)
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	var indexes []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("integrity check: %w", err)
+		}
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	var problems []string
+	for _, ix := range indexes {
+		if _, err := d.read.ExecContext(ctx, `SELECT bt_index_check($1::regclass, true)`, ix); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", ix, err))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("integrity check: %s", strings.Join(problems, "; "))

@@ -24,9 +24,10 @@ func TestMigrateInOrderOnce(t *testing.T) {
 	d := open(t)
 	ctx := context.Background()
 	fs := fstest.MapFS{
-		"0002_add.sql":    {Data: []byte(`INSERT INTO t (v) VALUES ('second');`)},
-		"0001_create.sql": {Data: []byte(`CREATE TABLE t (v TEXT);`)},
-		"README.txt":      {Data: []byte(`not a migration`)},
+		"sqlite/0002_add.sql":     {Data: []byte(`INSERT INTO t (v) VALUES ('second');`)},
+		"sqlite/0001_create.sql":  {Data: []byte(`CREATE TABLE t (v TEXT);`)},
+		"sqlite/README.txt":       {Data: []byte(`not a migration`)},
+		"postgres/0001_other.sql": {Data: []byte(`NOT FOR SQLITE;`)},
 	}
 	for range 2 {
 		if err := d.Migrate(ctx, "test", fs); err != nil {
@@ -38,7 +39,7 @@ func TestMigrateInOrderOnce(t *testing.T) {
 		t.Fatalf("rows = %d, %v (each migration must run once, in order)", n, err)
 	}
 	// A new migration later runs alone.
-	fs["0003_more.sql"] = &fstest.MapFile{Data: []byte(`INSERT INTO t (v) VALUES ('third');`)}
+	fs["sqlite/0003_more.sql"] = &fstest.MapFile{Data: []byte(`INSERT INTO t (v) VALUES ('third');`)}
 	if err := d.Migrate(ctx, "test", fs); err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +55,10 @@ func TestMigrateErrors(t *testing.T) {
 		fs   fstest.MapFS
 		want string
 	}{
-		{"badly named", fstest.MapFS{"create.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
-		{"zero version", fstest.MapFS{"0000_x.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
-		{"bad SQL", fstest.MapFS{"0001_x.sql": {Data: []byte(`CREATE TABLE ok (v TEXT); NOT SQL;`)}}, "0001_x.sql"},
+		{"badly named", fstest.MapFS{"sqlite/create.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
+		{"zero version", fstest.MapFS{"sqlite/0000_x.sql": {Data: []byte(`SELECT 1;`)}}, "NNNN_description.sql"},
+		{"bad SQL", fstest.MapFS{"sqlite/0001_x.sql": {Data: []byte(`CREATE TABLE ok (v TEXT); NOT SQL;`)}}, "0001_x.sql"},
+		{"no directory for the dialect", fstest.MapFS{"postgres/0001_x.sql": {Data: []byte(`SELECT 1;`)}}, "sqlite"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,5 +110,35 @@ func TestWriteTxRollsBack(t *testing.T) {
 	d.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync)
 	if mode != "wal" || sync != 2 {
 		t.Fatalf("journal_mode %s synchronous %d, want wal and 2 (FULL)", mode, sync)
+	}
+}
+
+func TestUniqueViolationSQLite(t *testing.T) {
+	checkUniqueViolation(t, open(t))
+}
+
+func checkUniqueViolation(t *testing.T, d *DB) {
+	t.Helper()
+	ctx := context.Background()
+	insert := func() error {
+		return d.WriteTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO u (k) VALUES ('a')`)
+			return err
+		})
+	}
+	if err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE u (k TEXT PRIMARY KEY)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(); err != nil || d.IsUniqueViolation(err) {
+		t.Fatalf("first insert: %v", err)
+	}
+	if err := insert(); !d.IsUniqueViolation(err) {
+		t.Fatalf("second insert: %v, want a unique violation", err)
+	}
+	if d.IsUniqueViolation(errors.New("something else")) {
+		t.Fatal("any error taken for a unique violation")
 	}
 }

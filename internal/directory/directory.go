@@ -3,6 +3,9 @@
 // It is modelled on Azure AD and Exchange because profiles and clients expect their
 // names (UPN, sAMAccountName, NetBIOS domain, FullAccess, SendAs).
 //
+// Its writes are rare (administration) and check names before inserting them, so they
+// run one at a time across every node sharing the database (db.SerialTx).
+//
 // It must never store or log a password in a recoverable form, and never tell a caller
 // whether a login name exists: an unknown login and a wrong password fail alike.
 package directory
@@ -21,7 +24,7 @@ import (
 	"mailroom/internal/db"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*/*.sql
 var migrationFiles embed.FS
 
 // Errors callers can match with errors.Is. Returned errors wrap them with the details

@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
-
-	"mailroom/internal/db"
 )
 
 func TestAddDomain(t *testing.T) {
@@ -144,11 +141,10 @@ func TestPOP3Retention(t *testing.T) {
 // default: POP3 deletions kept 30 days.
 func TestPOP3RetentionMigration(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "mailroom.db"))
-	must(t, err)
-	t.Cleanup(func() { d.Close() })
+	d := openTestDB(t)
 	old := fstest.MapFS{}
 	for _, name := range []string{"0001_directory.sql", "0002_dkim.sql"} {
+		name = string(d.Dialect) + "/" + name
 		b, err := migrationFiles.ReadFile("migrations/" + name)
 		must(t, err)
 		old[name] = &fstest.MapFile{Data: b}

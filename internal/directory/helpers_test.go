@@ -3,24 +3,43 @@ package directory
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"mailroom/internal/db"
+	"mailroom/internal/pgtest"
 )
 
 // testPassword passes the policy for every test user.
 const testPassword = "correct horse battery"
 
-// newTestDir opens a directory on a fresh SQLite database with the domain example.com.
-func newTestDir(t testing.TB) *Directory {
+// TestMain runs the suite on SQLite, then again on PostgreSQL when it is installed.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openTestDB opens a fresh, empty database: SQLite, or PostgreSQL in that pass.
+func openTestDB(t testing.TB) *db.DB {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "mailroom.db"))
+	var d *db.DB
+	var err error
+	if pgtest.Enabled() {
+		d, err = db.OpenPostgres(ctx, pgtest.Start(t))
+	} else {
+		d, err = db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "mailroom.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// newTestDir opens a directory on a fresh database with the domain example.com.
+func newTestDir(t testing.TB) *Directory {
+	t.Helper()
+	ctx := context.Background()
+	d := openTestDB(t)
 	dir, err := New(ctx, d)
 	if err != nil {
 		t.Fatal(err)

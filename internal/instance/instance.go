@@ -1,4 +1,5 @@
-// Package instance opens a Mailroom data directory: its configuration, database,
+// Package instance opens a Mailroom data directory: its configuration, database (SQLite
+// in the directory, or the PostgreSQL database the configuration names),
 // directory and mailbox store, ready for the server or an admin command.
 //
 // It is the one place that knows how those parts are put together on disk; it never
@@ -60,17 +61,44 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*Instance, erro
 	return open(ctx, cfg, logger)
 }
 
+// openStorage opens the database the configuration names and the blob areas of the
+// store and the queue: SQLite with files in the data directory, or PostgreSQL with
+// the bytes in the database too, so that every node sharing it sees the same mail.
+func openStorage(ctx context.Context, cfg config.Config) (d *db.DB, storeBlobs, queueBlobs blob.Area, err error) {
+	if cfg.Store.Backend == "postgres" {
+		if d, err = db.OpenPostgres(ctx, cfg.Store.DSN); err != nil {
+			return nil, nil, nil, err
+		}
+		var st, qu *blob.Table
+		if st, err = blob.NewTable(ctx, d, "store"); err == nil {
+			qu, err = blob.NewTable(ctx, d, "queue")
+		}
+		if err != nil {
+			d.Close()
+			return nil, nil, nil, err
+		}
+		return d, st, qu, nil
+	}
+	if d, err = db.OpenSQLite(ctx, cfg.Path(cfg.Store.Path)); err != nil {
+		return nil, nil, nil, err
+	}
+	var st, qu *blob.Dir
+	if st, err = blob.Open(cfg.Path(cfg.Store.Blobs)); err == nil {
+		qu, err = blob.Open(cfg.Path("queue"))
+	}
+	if err != nil {
+		d.Close()
+		return nil, nil, nil, err
+	}
+	return d, st, qu, nil
+}
+
 func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instance, error) {
-	d, err := db.OpenSQLite(ctx, cfg.Path(cfg.Store.Path))
+	d, blobs, queueBlobs, err := openStorage(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	dir, err := directory.New(ctx, d)
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	blobs, err := blob.Open(cfg.Path(cfg.Store.Blobs))
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -85,16 +113,13 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instanc
 	}
 	in := &Instance{Config: cfg, DB: d, Directory: dir, Store: st, Resolver: resolver(cfg.DNS.Resolver)}
 	in.Flow = &mailflow.Flow{Directory: dir, Mailboxes: st, Logger: logger}
-	queueBlobs, err := blob.Open(cfg.Path("queue"))
-	if err == nil {
-		in.Queue, err = queue.New(ctx, d, queueBlobs, in.Flow, queue.Config{
-			Hostname: cfg.Hostname, Port: cfg.SMTP.RelayPort, Resolver: in.Resolver,
-			// Admin commands (queue retry) change the queue from another process; a
-			// short poll lets the server's worker see them within seconds.
-			PollInterval: 5 * time.Second,
-			Logger:       logger.With("component", "queue"),
-		})
-	}
+	in.Queue, err = queue.New(ctx, d, queueBlobs, in.Flow, queue.Config{
+		Hostname: cfg.Hostname, Port: cfg.SMTP.RelayPort, Resolver: in.Resolver,
+		// Admin commands (queue retry) and other nodes change the queue from another
+		// process; a short poll lets the server's worker see them within seconds.
+		PollInterval: 5 * time.Second,
+		Logger:       logger.With("component", "queue"),
+	})
 	if err != nil {
 		in.Close()
 		return nil, err
@@ -198,6 +223,10 @@ type InitOptions struct {
 	Dir      string
 	Hostname string
 	Domain   string // the first mail domain; "" adds none
+	// DSN, when set, makes the store a PostgreSQL database (which must exist) instead
+	// of SQLite in the data directory. A further node of the same installation gets
+	// the same DSN and no Domain.
+	DSN string
 }
 
 // Init creates a new data directory: configuration, database, blob area, a self-signed
@@ -213,6 +242,9 @@ func Init(ctx context.Context, o InitOptions, logger *slog.Logger) (err error) {
 		return fmt.Errorf("data directory %s: %w", o.Dir, rerr)
 	}
 	cfg := config.Default(o.Dir, o.Hostname)
+	if o.DSN != "" {
+		cfg.Store.Backend, cfg.Store.DSN = "postgres", o.DSN
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -250,4 +282,39 @@ func Init(ctx context.Context, o InitOptions, logger *slog.Logger) (err error) {
 		return fmt.Errorf("write configuration: %w", err)
 	}
 	return nil
+}
+
+// Migration is one applied schema migration.
+type Migration struct {
+	Component string
+	Version   int
+}
+
+// Migrate brings the database of the data directory dir up to the schema this binary
+// knows and returns every migration applied so far. Opening an instance migrates too;
+// this is for doing it explicitly, e.g. before starting new nodes of a PostgreSQL
+// installation (concurrent runs wait for each other).
+func Migrate(ctx context.Context, dir string, logger *slog.Logger) ([]Migration, error) {
+	in, err := Open(ctx, dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	rows, err := in.DB.Read().QueryContext(ctx, `SELECT component, version FROM schema_migrations ORDER BY component, version`)
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	defer rows.Close()
+	var out []Migration
+	for rows.Next() {
+		var m Migration
+		if err := rows.Scan(&m.Component, &m.Version); err != nil {
+			return nil, fmt.Errorf("list migrations: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	return out, nil
 }

@@ -32,3 +32,17 @@ func Sign(profile []byte, cert *x509.Certificate, key crypto.Signer, chain []*x5
 	}
 	return out, nil
 }
+
+// Signer is the certificate and key that sign profiles — normally the server's TLS
+// certificate — with the issuers sent along so devices can build the path to a root
+// they trust, nearest first.
+type Signer struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Sign signs a marshalled profile; see the package function Sign.
+func (s *Signer) Sign(profile []byte) ([]byte, error) {
+	return Sign(profile, s.Cert, s.Key, s.Chain)
+}

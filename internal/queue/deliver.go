@@ -49,7 +49,7 @@ func (q *Queue) attempt(ctx context.Context, m msgRow, domain string, rcpts []*r
 		}
 		return out
 	}
-	body, err := q.blobs.Open(m.blob)
+	body, err := q.blobs.Open(ctx, m.blob)
 	if err != nil {
 		return all(failure{code: 451, status: "4.3.0", text: fmt.Sprintf("read queued message: %v", err)}, "")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
+	"mailroom/internal/pgtest"
 	"mailroom/internal/tlsconf"
 )
 
@@ -274,8 +276,9 @@ func (n *notifications) all() []sent {
 type env struct {
 	t     *testing.T
 	dir   string
+	pg    string // in the PostgreSQL pass: the DSN of this test's database
 	db    *db.DB
-	blobs *blob.Dir
+	blobs blob.Area
 	q     *Queue
 	clock *clock
 	dsn   *notifications
@@ -287,6 +290,9 @@ var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 func newEnv(t *testing.T, res *net.Resolver, port int, tune func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: &clock{t: start}, dsn: &notifications{}}
+	if pgtest.Enabled() {
+		e.pg = pgtest.Start(t)
+	}
 	e.cfg = Config{
 		Hostname: "out.example.org",
 		Port:     port,
@@ -306,12 +312,23 @@ func newEnv(t *testing.T, res *net.Resolver, port int, tune func(*Config)) *env 
 func (e *env) open() {
 	e.t.Helper()
 	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(e.dir, "mailroom.db"))
-	if err != nil {
-		e.t.Fatal(err)
+	var d *db.DB
+	var b blob.Area
+	var err error
+	if e.pg != "" {
+		d, err = db.OpenPostgres(ctx, e.pg)
+		if err == nil {
+			b, err = blob.NewTable(ctx, d, "queue")
+		}
+	} else {
+		d, err = db.OpenSQLite(ctx, filepath.Join(e.dir, "mailroom.db"))
+		if err == nil {
+			b, err = blob.Open(filepath.Join(e.dir, "queue"))
+		}
 	}
-	e.t.Cleanup(func() { d.Close() })
-	b, err := blob.Open(filepath.Join(e.dir, "queue"))
+	if d != nil {
+		e.t.Cleanup(func() { d.Close() })
+	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -363,3 +380,6 @@ func testMessage(subject string) []byte {
 		"\r\n" +
 		"Hello Bob,\r\n.leading dot line\r\n\r\nbye\r\n")
 }
+
+// TestMain runs the suite on SQLite, then again on PostgreSQL when it is installed.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

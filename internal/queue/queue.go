@@ -31,7 +31,7 @@ import (
 	"mailroom/internal/db"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*/*.sql
 var migrationFiles embed.FS
 
 // Errors callers can match with errors.Is.
@@ -131,7 +131,7 @@ type Config struct {
 // Queue is the outbound queue over one database and one blob area of its own.
 type Queue struct {
 	db     *db.DB
-	blobs  *blob.Dir
+	blobs  blob.Area
 	notify Deliverer
 	cfg    Config
 	log    *slog.Logger
@@ -139,9 +139,10 @@ type Queue struct {
 }
 
 // New opens the queue, applying its migrations. blobs must be an area only the queue
-// uses: the queue removes a blob file when its last queued message is done. notify
-// receives the delivery status notifications.
-func New(ctx context.Context, d *db.DB, blobs *blob.Dir, notify Deliverer, cfg Config) (*Queue, error) {
+// uses (a blob.Dir beside SQLite, a blob.Table named "queue" in PostgreSQL): the queue
+// removes a blob when its last queued message is done. notify receives the delivery
+// status notifications.
+func New(ctx context.Context, d *db.DB, blobs blob.Area, notify Deliverer, cfg Config) (*Queue, error) {
 	if d == nil || blobs == nil || notify == nil {
 		return nil, errors.New("queue: database, blob area and notification deliverer are required")
 	}
@@ -229,9 +230,10 @@ func (q *Queue) Enqueue(ctx context.Context, m Message) (int64, error) {
 		if err != nil {
 			return err
 		}
-		// Under the write lock: a concurrent removal of the last message with the same
-		// bytes may have taken the file Put found; write it again if so.
-		return q.blobs.Ensure(id, m.Raw)
+		// Under the write lock (SQLite) or holding the blob row (PostgreSQL): a concurrent
+		// removal of the last message with the same bytes may have taken the blob Put
+		// found; write it again if so.
+		return q.blobs.Ensure(ctx, tx, id, m.Raw)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("queue message: %w", err)

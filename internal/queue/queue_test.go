@@ -138,7 +138,7 @@ func TestBytesEHLOAndSTARTTLS(t *testing.T) {
 			if !known || did != withTLS {
 				t.Errorf("host memory: known %v tls %v, want tls %v", known, did, withTLS)
 			}
-			if _, err := e.blobs.Read(blob.ID(raw)); !errors.Is(err, blob.ErrNotFound) {
+			if _, err := e.blobs.Read(context.Background(), blob.ID(raw)); !errors.Is(err, blob.ErrNotFound) {
 				t.Errorf("blob of a delivered message: %v, want it removed", err)
 			}
 		})
@@ -498,12 +498,13 @@ func TestLeaseOfADeadWorkerExpires(t *testing.T) {
 	}
 }
 
-// TestTwoWorkersNeverDeliverTwice runs two Queues over one SQLite file at once.
+// TestTwoWorkersNeverDeliverTwice runs two Queues over one database at once, each with
+// its own connections (on PostgreSQL, as two nodes would).
 func TestTwoWorkersNeverDeliverTwice(t *testing.T) {
 	res := startDNS(t)
 	srv, port := startSMTP(t, "127.0.0.1", 0, serverOpts{delay: 5 * time.Millisecond})
 	e1 := newEnv(t, res, port, func(c *Config) { c.MaxPerDomain = 8 })
-	e2 := &env{t: t, dir: e1.dir, clock: e1.clock, dsn: e1.dsn, cfg: e1.cfg}
+	e2 := &env{t: t, dir: e1.dir, pg: e1.pg, clock: e1.clock, dsn: e1.dsn, cfg: e1.cfg}
 	e2.open()
 	const n = 30
 	for i := range n {
@@ -590,13 +591,13 @@ func TestDropAndRetry(t *testing.T) {
 	if _, err := e.q.Show(ctx, id1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Show after Drop: %v", err)
 	}
-	if _, err := e.blobs.Read(blob.ID(raw)); err != nil {
+	if _, err := e.blobs.Read(context.Background(), blob.ID(raw)); err != nil {
 		t.Errorf("blob shared with a queued message removed: %v", err)
 	}
 	if err := e.q.Drop(ctx, id2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.blobs.Read(blob.ID(raw)); !errors.Is(err, blob.ErrNotFound) {
+	if _, err := e.blobs.Read(context.Background(), blob.ID(raw)); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("blob of dropped messages: %v, want removed", err)
 	}
 	for _, err := range []error{e.q.Drop(ctx, id1), e.q.Retry(ctx, id1), func() error { _, err := e.q.Show(ctx, 999); return err }()} {

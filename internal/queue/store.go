@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"mailroom/internal/db"
 )
 
-// The queue's SQL. It is portable to PostgreSQL: $N placeholders, RETURNING, ON
-// CONFLICT, integer microsecond times and integer booleans.
+// The queue's SQL, the same on SQLite and PostgreSQL ($N placeholders, RETURNING, ON
+// CONFLICT, integer microsecond times and integer booleans) but for the lease query.
 
 // Recipient states, as stored in queue_recipients.status.
 const (
@@ -86,10 +88,11 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m Message, rcpts []newRcpt, 
 
 // leaseQuery claims due recipients for one node in one short statement: due means
 // needing work (queued, or a notification pending), next_attempt passed, and no
-// unexpired lease. The subselect is the one place a dialect switch changes: PostgreSQL
+// unexpired lease. The subselect is the one place the dialect changes: PostgreSQL
 // appends FOR UPDATE SKIP LOCKED to it, so that concurrent workers pass over each
-// other's rows instead of waiting; SQLite serialises writers, which is enough.
-func leaseQuery(excluded int) string {
+// other's rows instead of waiting (and, in READ COMMITTED, never claim a row another
+// worker claimed a moment earlier); SQLite serialises writers, which is enough.
+func leaseQuery(d db.Dialect, excluded int) string {
 	var b strings.Builder
 	b.WriteString(`UPDATE queue_recipients SET leased_until = $1, leased_by = $2 WHERE id IN (
 		SELECT id FROM queue_recipients
@@ -104,7 +107,11 @@ func leaseQuery(excluded int) string {
 		}
 		b.WriteString(`)`)
 	}
-	b.WriteString(` ORDER BY next_attempt LIMIT $4) RETURNING ` + rcptColumns)
+	b.WriteString(` ORDER BY next_attempt LIMIT $4`)
+	if d == db.Postgres {
+		b.WriteString(` FOR UPDATE SKIP LOCKED`)
+	}
+	b.WriteString(`) RETURNING ` + rcptColumns)
 	return b.String()
 }
 
@@ -117,7 +124,7 @@ func (q *Queue) leaseDue(ctx context.Context, now, until int64, limit int, busy 
 	var out []rcptRow
 	err := q.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, leaseQuery(len(busy)), args...)
+		rows, err := tx.QueryContext(ctx, leaseQuery(q.db.Dialect, len(busy)), args...)
 		if err != nil {
 			return err
 		}
@@ -213,10 +220,11 @@ func (q *Queue) removeIfDone(ctx context.Context, id int64) error {
 }
 
 // remove runs del (which deletes message $1 and returns its blob, or nothing), then
-// drops the file if it was the last reference. It reports whether a message was deleted. Both steps run under the write lock, and
-// the reference count in a write transaction of its own: an Enqueue of the same bytes
-// either commits first (and is counted) or runs Ensure after the removal and writes
-// the file again.
+// drops the blob if it was the last reference. It reports whether a message was
+// deleted. The reference count runs in a write transaction of its own that first holds
+// the blob (blob.Area.Hold): an Enqueue of the same bytes either commits first (and is
+// counted) or runs Ensure after the removal and writes the blob again. On SQLite both
+// steps also run under the write lock.
 func (q *Queue) remove(ctx context.Context, id int64, del string) (bool, error) {
 	var blobID string
 	err := q.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
@@ -237,7 +245,12 @@ func (q *Queue) remove(ctx context.Context, id int64, del string) (bool, error) 
 		if err != nil || blobID == "" {
 			return err
 		}
-		return runTx(func(tx *sql.Tx) error {
+		dropped := false
+		err = runTx(func(tx *sql.Tx) error {
+			dropped = false
+			if err := q.blobs.Hold(ctx, tx, blobID); err != nil {
+				return err
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM queue_messages WHERE blob = $1`, blobID).Scan(&n); err != nil {
 				return fmt.Errorf("count references to blob %s: %w", blobID, err)
@@ -245,8 +258,13 @@ func (q *Queue) remove(ctx context.Context, id int64, del string) (bool, error) 
 			if n > 0 {
 				return nil
 			}
-			return q.blobs.Remove(blobID)
+			dropped = true
+			return q.blobs.Drop(ctx, tx, blobID)
 		})
+		if err != nil || !dropped {
+			return err
+		}
+		return q.blobs.Remove(blobID)
 	})
 	return blobID != "", err
 }

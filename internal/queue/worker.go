@@ -295,7 +295,7 @@ func (q *Queue) backoff(attempts int) time.Duration {
 // empty envelope sender (RFC 5321 section 4.5.5), and records it sent. If the Deliverer
 // fails, the notification stays pending and is tried again after BackoffBase.
 func (q *Queue) sendDSN(ctx context.Context, m msgRow, rcpts []*rcptRow) {
-	raw, err := q.blobs.Read(m.blob)
+	raw, err := q.blobs.Read(ctx, m.blob)
 	if err != nil {
 		q.log.Error("queue: read message for notification", "message", m.id, "error", err)
 		raw = []byte("\r\n")

@@ -25,6 +25,7 @@ import (
 	"mailroom/internal/imap"
 	"mailroom/internal/instance"
 	"mailroom/internal/pop3"
+	"mailroom/internal/profiles"
 	"mailroom/internal/retention"
 	"mailroom/internal/tlsconf"
 )
@@ -74,15 +75,28 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
-	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Logger: log.With("component", "autodiscover")})
+	signer, err := ProfileSigner(in)
+	if err != nil {
+		return err
+	}
+	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Signer: signer, Logger: log.With("component", "autodiscover")})
+	eas, err := ActiveSync(ctx, in, log)
+	if err != nil {
+		return err
+	}
+	profileService, _, err := Profiles(ctx, in)
+	if err != nil {
+		return err
+	}
+	downloads := profiles.NewHandler(profileService, in.Directory, log.With("component", "profiles"))
 	web := &http.Server{
-		Handler:           m.instrument(routes(in, reg, auto)),
+		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads)),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	services := []service{web}
+	services := []service{web, eas}
 	var endpoints []*endpoint
 	add := func(protocol string, addrs []string, implicitTLS bool, serve func(net.Listener) error) {
 		for _, a := range addrs {
@@ -179,6 +193,6 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 // clients to set up accounts that fail.
 func Discovery(cfg config.Config) autodiscover.Services {
 	s := autodiscover.ServicesFromConfig(cfg)
-	s.CalDAV, s.CardDAV, s.ActiveSync = "", "", ""
+	s.CalDAV, s.CardDAV = "", ""
 	return s
 }

@@ -25,7 +25,7 @@ func benchMessage(size int) []byte {
 func BenchmarkDeliver(b *testing.B) {
 	for _, size := range []int{10 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
-			s, d := open(b, b.TempDir())
+			s, d, _ := open(b, newPlace(b))
 			defer d.Close()
 			defer s.Close()
 			ctx := context.Background()
@@ -49,7 +49,7 @@ func BenchmarkDeliver(b *testing.B) {
 // reading the changes after a point 1,000 changes back, and searching.
 func BenchmarkLargeFolder(b *testing.B) {
 	const n = 100_000
-	s, d := open(b, b.TempDir())
+	s, d, _ := open(b, newPlace(b))
 	defer d.Close()
 	defer s.Close()
 	ctx := context.Background()

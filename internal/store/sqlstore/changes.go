@@ -12,7 +12,7 @@ import (
 // Changes implements store.Store. A limit never splits one ModSeq: the changes sharing the
 // last ModSeq returned all come back, so a caller can resume from that ModSeq.
 func (s *Store) Changes(ctx context.Context, id store.AccountID, since store.ModSeq, limit int) ([]store.Change, store.ModSeq, error) {
-	tx, err := s.db.Read().BeginTx(ctx, nil) // one snapshot for the changes and the newest ModSeq
+	tx, err := s.db.Snapshot(ctx) // one snapshot for the changes and the newest ModSeq
 	if err != nil {
 		return nil, 0, fmt.Errorf("changes of account %d: %w", id, err)
 	}

@@ -66,10 +66,17 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 
 	var out []store.Delivered
 	modseqs := map[store.AccountID]store.ModSeq{}
+	accounts := make([]store.AccountID, len(to))
+	for i, p := range to {
+		accounts[i] = p.Account
+	}
 	err = s.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
 		err := runTx(func(tx *sql.Tx) error {
 			out = out[:0]
 			clear(modseqs)
+			if err := s.lockAccounts(ctx, tx, accounts...); err != nil {
+				return err
+			}
 			if err := s.addBlobRef(ctx, tx, blobID, m.Raw, parsed); err != nil {
 				return err
 			}
@@ -83,19 +90,19 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 				if err != nil {
 					return err
 				}
-				var quota, used int64
-				if err := tx.QueryRowContext(ctx, `SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1`, p.Account).Scan(&quota, &used); err != nil {
-					return fmt.Errorf("account %d: %w", p.Account, err)
-				}
-				if quota > 0 && used+size > quota {
-					return fmt.Errorf("%w: account %d uses %d of %d bytes and the message has %d", store.ErrOverQuota, p.Account, used, quota, size)
-				}
 				mod, ok := modseqs[p.Account]
 				if !ok {
 					if mod, err = nextModSeq(ctx, tx, p.Account); err != nil {
 						return err
 					}
 					modseqs[p.Account] = mod
+				}
+				var quota, used int64
+				if err := tx.QueryRowContext(ctx, `SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1`, p.Account).Scan(&quota, &used); err != nil {
+					return fmt.Errorf("account %d: %w", p.Account, err)
+				}
+				if quota > 0 && used+size > quota {
+					return fmt.Errorf("%w: account %d uses %d of %d bytes and the message has %d", store.ErrOverQuota, p.Account, used, quota, size)
 				}
 				var uid store.UID
 				if err := tx.QueryRowContext(ctx, `UPDATE folders SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1`, folder).Scan(&uid); err != nil {
@@ -186,7 +193,7 @@ func (s *Store) addBlobRef(ctx context.Context, tx *sql.Tx, id string, raw []byt
 	if refs > 1 {
 		return nil
 	}
-	if err := s.blobs.Ensure(id, raw); err != nil {
+	if err := s.blobs.Ensure(ctx, tx, id, raw); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO message_text (blob, body) VALUES ($1, $2)`, id, strings.ToLower(parsed.Text)); err != nil {
@@ -204,7 +211,7 @@ func (s *Store) addBlobRef(ctx context.Context, tx *sql.Tx, id string, raw []byt
 // dropMessages deletes the messages matching where (with arg) and their references to
 // blobs, and returns the blobs no message uses any more. Folder and account counters are
 // the caller's business.
-func dropMessages(ctx context.Context, tx *sql.Tx, where string, arg any) ([]string, error) {
+func (s *Store) dropMessages(ctx context.Context, tx *sql.Tx, where string, arg any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT blob, count(*) FROM messages WHERE `+where+` GROUP BY blob`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("find messages to remove: %w", err)
@@ -226,12 +233,14 @@ func dropMessages(ctx context.Context, tx *sql.Tx, where string, arg any) ([]str
 	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+where, arg); err != nil {
 		return nil, fmt.Errorf("remove messages: %w", err)
 	}
-	return releaseBlobs(ctx, tx, counts)
+	return s.releaseBlobs(ctx, tx, counts)
 }
 
 // releaseBlobs drops counts[id] references from each blob and deletes the rows of blobs
-// left with none, returning their ids (sorted) so the caller removes the files after commit.
-func releaseBlobs(ctx context.Context, tx *sql.Tx, counts map[string]int64) ([]string, error) {
+// left with none, returning their ids (sorted) so the caller removes the files after
+// commit. The UPDATE locks each blobs row, which orders this against a delivery adding
+// a reference to the same bytes (addBlobRef's upsert) on any node.
+func (s *Store) releaseBlobs(ctx context.Context, tx *sql.Tx, counts map[string]int64) ([]string, error) {
 	var orphans []string
 	for id, n := range counts {
 		var refs int64
@@ -250,6 +259,9 @@ func releaseBlobs(ctx context.Context, tx *sql.Tx, counts map[string]int64) ([]s
 				return nil, fmt.Errorf("release blob %s: %w", id, err)
 			}
 		}
+		if err := s.blobs.Drop(ctx, tx, id); err != nil {
+			return nil, err
+		}
 		orphans = append(orphans, id)
 	}
 	sort.Strings(orphans)
@@ -258,6 +270,7 @@ func releaseBlobs(ctx context.Context, tx *sql.Tx, counts map[string]int64) ([]s
 
 // removeBlobs deletes the files of blobs whose rows are gone. It runs under the write lock
 // (see addBlobRef). A failure leaves a stray file, which costs space but loses nothing.
+// (A blob.Table dropped its rows in the transaction already.)
 func (s *Store) removeBlobs(ids []string) {
 	var errs []error
 	for _, id := range ids {

@@ -20,11 +20,11 @@ import (
 // The writer half of TestKillMidWrite: run in a child process, it writes until killed and
 // reports on stdout each write the store acknowledged.
 func TestHelperKillWriter(t *testing.T) {
-	dir := os.Getenv("MAILROOM_KILL_WRITER_DIR")
-	if dir == "" {
+	p := place{dir: os.Getenv("MAILROOM_KILL_WRITER_DIR"), pg: os.Getenv("MAILROOM_KILL_WRITER_PG")}
+	if p.dir == "" {
 		t.Skip("only run as the child of TestKillMidWrite")
 	}
-	s, _ := open(t, dir)
+	s, _, _ := open(t, p)
 	ctx := context.Background()
 	if _, err := s.EnsureAccount(ctx, 1); err != nil {
 		fmt.Println("fatal", err)
@@ -85,18 +85,20 @@ func TestHelperKillWriter(t *testing.T) {
 
 // TestKillMidWrite kills a writing process at random instants, again and again, and
 // checks after each kill that every acknowledged message is intact and the database and
-// counters are consistent.
+// counters are consistent. On PostgreSQL the server stays up: the writer is a node
+// that dies.
 func TestKillMidWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes in a loop")
 	}
-	dir := t.TempDir()
+	p := newPlace(t)
 	acked := map[store.MessageID]string{}
 	dropping := map[store.MessageID]bool{}
 	const rounds = 20
 	for round := range rounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperKillWriter$", "-test.v")
-		cmd.Env = append(os.Environ(), "MAILROOM_KILL_WRITER_DIR="+dir, fmt.Sprintf("MAILROOM_KILL_WRITER_SEED=%d", round+1))
+		cmd.Env = append(os.Environ(), "MAILROOM_KILL_WRITER_DIR="+p.dir, "MAILROOM_KILL_WRITER_PG="+p.pg,
+			fmt.Sprintf("MAILROOM_KILL_WRITER_SEED=%d", round+1))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +135,7 @@ func TestKillMidWrite(t *testing.T) {
 			record(t, l, acked, dropping)
 		}
 		_ = cmd.Wait()
-		verify(t, dir, acked, dropping)
+		verify(t, p, acked, dropping)
 	}
 	if len(acked) < rounds {
 		t.Fatalf("only %d writes acknowledged over %d rounds", len(acked), rounds)
@@ -155,9 +157,9 @@ func record(t *testing.T, line string, acked map[store.MessageID]string, droppin
 	}
 }
 
-func verify(t *testing.T, dir string, acked map[store.MessageID]string, dropping map[store.MessageID]bool) {
+func verify(t *testing.T, p place, acked map[store.MessageID]string, dropping map[store.MessageID]bool) {
 	t.Helper()
-	s, d := open(t, dir)
+	s, d, _ := open(t, p)
 	defer d.Close()
 	defer s.Close()
 	ctx := context.Background()

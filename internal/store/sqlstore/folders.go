@@ -23,6 +23,9 @@ func (s *Store) EnsureAccount(ctx context.Context, id store.AccountID) (store.Ac
 		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, id); err != nil {
 			return fmt.Errorf("create account %d: %w", id, err)
 		}
+		if err := s.lockAccounts(ctx, tx, id); err != nil {
+			return err
+		}
 		for _, df := range store.DefaultFolders {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM folders WHERE account = $1 AND role = $2`, id, string(df.Role)).Scan(&n); err != nil {
@@ -35,7 +38,7 @@ func (s *Store) EnsureAccount(ctx context.Context, id store.AccountID) (store.Ac
 			if err != nil {
 				return err
 			}
-			f, err := insertFolder(ctx, tx, id, 0, df.Name, df.Role, m)
+			f, err := s.insertFolder(ctx, tx, id, 0, df.Name, df.Role, m)
 			if err != nil {
 				return err
 			}
@@ -89,8 +92,11 @@ func (s *Store) RemoveAccount(ctx context.Context, id store.AccountID) error {
 	return s.db.Locked(ctx, func(tx func(func(*sql.Tx) error) error) error {
 		var orphans []string
 		err := tx(func(tx *sql.Tx) error {
+			if err := s.lockAccounts(ctx, tx, id); err != nil {
+				return err
+			}
 			var err error
-			orphans, err = dropMessages(ctx, tx, `account = $1`, id)
+			orphans, err = s.dropMessages(ctx, tx, `account = $1`, id)
 			if err != nil {
 				return err
 			}
@@ -132,12 +138,12 @@ func validFolderName(name string) error {
 	return nil
 }
 
-func insertFolder(ctx context.Context, tx *sql.Tx, account store.AccountID, parent store.FolderID, name string, role store.Role, m store.ModSeq) (store.FolderID, error) {
+func (s *Store) insertFolder(ctx context.Context, tx *sql.Tx, account store.AccountID, parent store.FolderID, name string, role store.Role, m store.ModSeq) (store.FolderID, error) {
 	var id store.FolderID
 	err := tx.QueryRowContext(ctx, `INSERT INTO folders (account, parent, name, role, highest_modseq) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		account, parent, name, string(role), m).Scan(&id)
 	if err != nil {
-		if isUniqueViolation(err) {
+		if s.db.IsUniqueViolation(err) {
 			return 0, fmt.Errorf("folder %q: %w", name, store.ErrExists)
 		}
 		return 0, fmt.Errorf("create folder %q: %w", name, err)
@@ -146,10 +152,6 @@ func insertFolder(ctx context.Context, tx *sql.Tx, account store.AccountID, pare
 		return 0, fmt.Errorf("create folder %q: %w", name, err)
 	}
 	return id, logChange(ctx, tx, account, store.Change{ModSeq: m, Kind: store.ChangeFolderCreated, Folder: id})
-}
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 const folderColumns = `id, account, parent, name, role, uidvalidity, uidnext, highest_modseq, subscribed, messages, unseen, size`
@@ -301,6 +303,9 @@ func (s *Store) CreateFolder(ctx context.Context, id store.AccountID, parent sto
 	var fid store.FolderID
 	var m store.ModSeq
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccounts(ctx, tx, id); err != nil {
+			return err
+		}
 		if parent != 0 {
 			var acct store.AccountID
 			err := tx.QueryRowContext(ctx, `SELECT account FROM folders WHERE id = $1`, parent).Scan(&acct)
@@ -327,7 +332,7 @@ func (s *Store) CreateFolder(ctx context.Context, id store.AccountID, parent sto
 		if m, err = nextModSeq(ctx, tx, id); err != nil {
 			return err
 		}
-		fid, err = insertFolder(ctx, tx, id, parent, name, role, m)
+		fid, err = s.insertFolder(ctx, tx, id, parent, name, role, m)
 		return err
 	})
 	if err != nil {
@@ -345,6 +350,9 @@ func (s *Store) RenameFolder(ctx context.Context, folder, newParent store.Folder
 	var account store.AccountID
 	var m store.ModSeq
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockFolderAccount(ctx, tx, folder); err != nil {
+			return err
+		}
 		var role string
 		err := tx.QueryRowContext(ctx, `SELECT account, role FROM folders WHERE id = $1`, folder).Scan(&account, &role)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -380,7 +388,7 @@ func (s *Store) RenameFolder(ctx context.Context, folder, newParent store.Folder
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE folders SET parent = $2, name = $3, highest_modseq = $4 WHERE id = $1`, folder, newParent, newName, m)
-		if isUniqueViolation(err) {
+		if s.db.IsUniqueViolation(err) {
 			return fmt.Errorf("folder %q: %w", newName, store.ErrExists)
 		}
 		if err != nil {
@@ -402,6 +410,9 @@ func (s *Store) DeleteFolder(ctx context.Context, folder store.FolderID) error {
 	err := s.db.Locked(ctx, func(tx func(func(*sql.Tx) error) error) error {
 		var orphans []string
 		err := tx(func(tx *sql.Tx) error {
+			if err := s.lockFolderAccount(ctx, tx, folder); err != nil {
+				return err
+			}
 			var role string
 			err := tx.QueryRowContext(ctx, `SELECT account, role FROM folders WHERE id = $1`, folder).Scan(&account, &role)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -428,7 +439,7 @@ func (s *Store) DeleteFolder(ctx context.Context, folder store.FolderID) error {
 			if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE folder = $1`, folder).Scan(&count, &size); err != nil {
 				return fmt.Errorf("delete folder %d: %w", folder, err)
 			}
-			if orphans, err = dropMessages(ctx, tx, `folder = $1`, folder); err != nil {
+			if orphans, err = s.dropMessages(ctx, tx, `folder = $1`, folder); err != nil {
 				return err
 			}
 			if err := adjustAccount(ctx, tx, account, -count, -size); err != nil {

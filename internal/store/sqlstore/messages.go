@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
@@ -39,7 +40,7 @@ func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.Messag
 
 // Infos implements store.Store.
 func (s *Store) Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error) {
-	tx, err := s.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
 	}
@@ -139,7 +140,23 @@ func (s *Store) Raw(ctx context.Context, id store.MessageID) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message %d: %w", id, err)
 	}
-	return s.blobs.Read(b)
+	return s.blobs.Read(ctx, b)
+}
+
+// lockFolderAccount locks the account of folder (see lockAccounts). A folder that does
+// not exist locks nothing; the caller's own read reports it.
+func (s *Store) lockFolderAccount(ctx context.Context, tx *sql.Tx, folder store.FolderID) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	acct, err := folderAccount(ctx, tx, folder)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.lockAccounts(ctx, tx, acct)
 }
 
 // folderAccount returns the account a folder belongs to, inside tx.
@@ -231,6 +248,9 @@ func (s *Store) StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagR
 		if account, err = folderAccount(ctx, tx, u.Folder); err != nil {
 			return err
 		}
+		if err := s.lockAccounts(ctx, tx, account); err != nil {
+			return err
+		}
 		rows, err := selectRows(ctx, tx, u.Folder, uids)
 		if err != nil {
 			return err
@@ -290,6 +310,15 @@ func (s *Store) SetProps(ctx context.Context, id store.MessageID, props map[stri
 		var folder store.FolderID
 		var uid store.UID
 		var cur string
+		if s.db.Dialect == db.Postgres {
+			err := tx.QueryRowContext(ctx, `SELECT account FROM messages WHERE id = $1`, id).Scan(&account)
+			if err == nil {
+				err = s.lockAccounts(ctx, tx, account)
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("message %d: %w", id, err)
+			}
+		}
 		err := tx.QueryRowContext(ctx, `SELECT account, folder, uid, props FROM messages WHERE id = $1`, id).Scan(&account, &folder, &uid, &cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("message %d: %w", id, store.ErrNotFound)

@@ -2,9 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
@@ -95,9 +101,18 @@ func (s *Store) Subscribe(id store.AccountID) (<-chan store.ModSeq, func()) {
 }
 
 // watch wakes subscribers for changes this process did not make (the admin CLI, an
-// import, another node): it polls SQLite's data_version, which moves when another
-// connection commits, and then reads the watched accounts' ModSeqs.
+// import, another node).
 func (s *Store) watch(ctx context.Context) {
+	if s.db.Dialect == db.Postgres {
+		s.listen(ctx)
+		return
+	}
+	s.pollDataVersion(ctx)
+}
+
+// pollDataVersion polls SQLite's data_version, which moves when another connection
+// commits, and then reads the watched accounts' ModSeqs.
+func (s *Store) pollDataVersion(ctx context.Context) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -126,11 +141,84 @@ func (s *Store) watch(ctx context.Context) {
 			continue
 		}
 		last = v
-		for _, id := range s.hub.watched() {
-			var m store.ModSeq
-			if err := conn.QueryRowContext(ctx, `SELECT modseq FROM accounts WHERE id = $1`, id).Scan(&m); err == nil {
-				s.hub.publish(id, m)
-			}
+		s.pollWatched(ctx)
+	}
+}
+
+// pollWatched reads the newest ModSeq of every watched account and publishes it.
+func (s *Store) pollWatched(ctx context.Context) {
+	for _, id := range s.hub.watched() {
+		var m store.ModSeq
+		if err := s.db.Read().QueryRowContext(ctx, `SELECT modseq FROM accounts WHERE id = $1`, id).Scan(&m); err == nil {
+			s.hub.publish(id, m)
 		}
+	}
+}
+
+// notifyChannel is where the accounts trigger of the PostgreSQL schema announces each
+// new ModSeq as "account modseq".
+const notifyChannel = "mailroom_store"
+
+// listen follows PostgreSQL notifications on a dedicated connection: every committed
+// change of any node arrives as "account modseq" and is published at once. A
+// notification is only a wake-up (one sent while this node was reconnecting is lost),
+// so the watched accounts are also read after each (re)connection and every
+// backstopInterval. A broken connection is reopened after a pause.
+func (s *Store) listen(ctx context.Context) {
+	const backstopInterval = 5 * time.Second
+	pause := s.opts.WatchInterval
+	for ctx.Err() == nil {
+		conn, err := s.db.Listen(ctx, notifyChannel)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opts.Logger.Warn("store watcher cannot listen; retrying", "err", err, "in", pause)
+			}
+			sleep(ctx, pause)
+			pause = min(2*pause, 10*time.Second)
+			continue
+		}
+		pause = s.opts.WatchInterval
+		s.pollWatched(ctx)
+		err = s.follow(ctx, conn, backstopInterval)
+		conn.Close(context.Background())
+		if ctx.Err() == nil {
+			s.opts.Logger.Warn("store watcher lost its connection; reconnecting", "err", err)
+			sleep(ctx, pause)
+		}
+	}
+}
+
+// follow publishes notifications from conn until it fails or ctx ends.
+func (s *Store) follow(ctx context.Context, conn *pgx.Conn, backstop time.Duration) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, backstop)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
+			s.pollWatched(ctx)
+			continue
+		case err != nil:
+			return err
+		}
+		acct, mod, ok := strings.Cut(n.Payload, " ")
+		a, err1 := strconv.ParseInt(acct, 10, 64)
+		m, err2 := strconv.ParseInt(mod, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			s.opts.Logger.Warn("store watcher: unexpected notification", "payload", n.Payload)
+			continue
+		}
+		s.hub.publish(store.AccountID(a), store.ModSeq(m))
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

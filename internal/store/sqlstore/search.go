@@ -6,13 +6,14 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
 // Search implements store.Store. Criteria compile to one SQL query over the message rows,
 // the header values and the trigram index of the text: no blob is read.
 func (s *Store) Search(ctx context.Context, folder store.FolderID, c *store.Criteria) ([]store.UID, error) {
-	q := &query{args: []any{folder}}
+	q := &query{args: []any{folder}, dialect: s.db.Dialect}
 	cond := "1 = 1"
 	if c != nil {
 		cond = q.criteria(c)
@@ -40,7 +41,8 @@ func (s *Store) Search(ctx context.Context, folder store.FolderID, c *store.Crit
 type headerWant struct{ name, value string }
 
 type query struct {
-	args []any
+	args    []any
+	dialect db.Dialect
 }
 
 func (q *query) arg(v any) string {
@@ -59,11 +61,13 @@ func (q *query) header(name, value string) string {
 		` AND h.value LIKE ` + q.arg(likeContains(value)) + ` ESCAPE '\')`
 }
 
-// body matches the decoded text. Three characters or more use the trigram index; FTS5's
-// trigram tokenizer cannot match shorter strings, so those scan the text table.
+// body matches the decoded text, lower-cased like the stored text. On SQLite three
+// characters or more use the FTS5 trigram table; its tokenizer cannot match shorter
+// strings, so those scan the text table. On PostgreSQL the LIKE itself is answered by
+// the pg_trgm GIN index (which likewise falls back to a scan below three characters).
 func (q *query) body(s string) string {
 	s = strings.ToLower(s)
-	if utf8.RuneCountInString(s) >= 3 {
+	if q.dialect == db.SQLite && utf8.RuneCountInString(s) >= 3 {
 		phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 		return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))`
 	}

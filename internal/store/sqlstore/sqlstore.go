@@ -1,6 +1,9 @@
 // Package sqlstore is the SQL backend of the mailbox store: metadata and the change log in
-// the database, message bytes in a blob area. It runs on SQLite now and keeps its SQL
-// portable ($N placeholders, RETURNING, integer times) so PostgreSQL can follow.
+// the database, message bytes in a blob area. One set of queries ($N placeholders,
+// RETURNING, ON CONFLICT, integer times) runs on SQLite and on PostgreSQL; what differs
+// is the DDL, how text search is indexed, how other processes' changes are noticed
+// (SQLite's data_version, PostgreSQL's LISTEN/NOTIFY) and how writers are ordered (one
+// SQLite writer; per-account row locks on PostgreSQL).
 //
 // Every write commits before it returns, and the blob it refers to is fsynced before the
 // commit, so nothing acknowledged is lost; it never rewrites a stored blob.
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,7 +26,7 @@ import (
 	"mailroom/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*/*.sql
 var migrations embed.FS
 
 // Options configure a Store.
@@ -40,7 +44,7 @@ type Options struct {
 // Store is the SQL mailbox store.
 type Store struct {
 	db    *db.DB
-	blobs *blob.Dir
+	blobs blob.Area
 	opts  Options
 	hub   *hub
 
@@ -50,9 +54,10 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// New migrates the database and returns a store over it and the blob area. Close stops its
-// watcher; it does not close the database.
-func New(ctx context.Context, d *db.DB, blobs *blob.Dir, opts Options) (*Store, error) {
+// New migrates the database and returns a store over it and the blob area (a blob.Dir
+// beside SQLite, a blob.Table in PostgreSQL). Close stops its watcher; it does not close
+// the database.
+func New(ctx context.Context, d *db.DB, blobs blob.Area, opts Options) (*Store, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("store migrations: %w", err)
@@ -102,7 +107,35 @@ func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
-// nextModSeq allocates the account's next change-log position inside tx.
+// lockAccounts makes tx the only writer of these accounts until it ends, before it reads
+// what it will change. SQLite has one writer anyway; on PostgreSQL, where transactions
+// of several nodes run at once, the account row lock serialises each account's writes
+// (as nextModSeq's UPDATE would, but taken before the reads). Ids are locked in
+// ascending order so that two transactions never wait for each other in a cycle.
+func (s *Store) lockAccounts(ctx context.Context, tx *sql.Tx, ids ...store.AccountID) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	for i, id := range ids {
+		if i > 0 && id == ids[i-1] {
+			continue
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return fmt.Errorf("lock account %d: %w", id, err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lock account %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// nextModSeq allocates the account's next change-log position inside tx. On PostgreSQL
+// the accounts trigger turns the new value into a NOTIFY for the other nodes.
 func nextModSeq(ctx context.Context, tx *sql.Tx, account store.AccountID) (store.ModSeq, error) {
 	var m store.ModSeq
 	err := tx.QueryRowContext(ctx, `UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq`, account).Scan(&m)

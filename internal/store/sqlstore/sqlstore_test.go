@@ -2,26 +2,51 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
+	"mailroom/internal/pgtest"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlstore"
 	"mailroom/internal/store/storetest"
 )
 
-// open opens the store kept in dir, creating it if needed.
-func open(t testing.TB, dir string) (*sqlstore.Store, *db.DB) {
+// TestMain runs the suite on SQLite, then again on PostgreSQL when it is installed.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// place is where one test's store lives: a directory holding the SQLite database and
+// the blob files, or, in the PostgreSQL pass, a database of its own.
+type place struct{ dir, pg string }
+
+func newPlace(t testing.TB) place {
+	p := place{dir: t.TempDir()}
+	if pgtest.Enabled() {
+		p.pg = pgtest.Start(t)
+	}
+	return p
+}
+
+// open opens the store kept at p, creating it if needed, as a process or node would.
+func open(t testing.TB, p place) (*sqlstore.Store, *db.DB, blob.Area) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(dir, "mailroom.db"))
-	if err != nil {
-		t.Fatal(err)
+	var d *db.DB
+	var b blob.Area
+	var err error
+	if p.pg != "" {
+		if d, err = db.OpenPostgres(ctx, p.pg); err == nil {
+			b, err = blob.NewTable(ctx, d, "store")
+		}
+	} else {
+		if d, err = db.OpenSQLite(ctx, filepath.Join(p.dir, "mailroom.db")); err == nil {
+			b, err = blob.Open(filepath.Join(p.dir, "blobs"))
+		}
 	}
-	b, err := blob.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +54,11 @@ func open(t testing.TB, dir string) (*sqlstore.Store, *db.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, d
+	return s, d, b
 }
 
 func newStore(t *testing.T) store.Store {
-	s, d := open(t, t.TempDir())
+	s, d, _ := open(t, newPlace(t))
 	t.Cleanup(func() {
 		s.Close()
 		d.Close()
@@ -45,11 +70,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, newStore)
 }
 
-// TestBlobFilesFollowReferences checks what the interface cannot show: a blob file lives
-// exactly as long as a message refers to it.
+// TestBlobFilesFollowReferences checks what the interface cannot show: a blob (file or
+// row) lives exactly as long as a message refers to it.
 func TestBlobFilesFollowReferences(t *testing.T) {
-	dir := t.TempDir()
-	s, d := open(t, dir)
+	s, d, blobs := open(t, newPlace(t))
 	defer d.Close()
 	defer s.Close()
 	ctx := context.Background()
@@ -57,7 +81,13 @@ func TestBlobFilesFollowReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := storetest.Msg("a@x.test", "b@x.test", "blob", "body")
-	path := filepath.Join(dir, "blobs", blob.ID(raw)[:2], blob.ID(raw)[2:4], blob.ID(raw))
+	exists := func() bool {
+		_, err := blobs.Read(ctx, blob.ID(raw))
+		if err != nil && !errors.Is(err, blob.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
 	ds, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}, {Account: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -65,13 +95,13 @@ func TestBlobFilesFollowReferences(t *testing.T) {
 	if _, err := s.Expunge(ctx, ds[0].Folder, []store.UID{ds[0].UID}); err != nil {
 		t.Fatal(err)
 	}
-	if !exists(path) {
+	if !exists() {
 		t.Fatal("blob removed while a message still uses it")
 	}
 	if _, err := s.Expunge(ctx, ds[1].Folder, []store.UID{ds[1].UID}); err != nil {
 		t.Fatal(err)
 	}
-	if exists(path) {
+	if exists() {
 		t.Fatal("blob kept after its last message went")
 	}
 	// A delivery refused for quota leaves no file behind.
@@ -81,7 +111,7 @@ func TestBlobFilesFollowReferences(t *testing.T) {
 	if _, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}}); err == nil {
 		t.Fatal("delivery over quota succeeded")
 	}
-	if exists(path) {
+	if exists() {
 		t.Fatal("refused delivery left its blob behind")
 	}
 	if err := d.IntegrityCheck(ctx); err != nil {
@@ -90,14 +120,15 @@ func TestBlobFilesFollowReferences(t *testing.T) {
 }
 
 // TestWakeAcrossProcesses checks that a subscriber hears about a change made through
-// another connection to the same database (the admin CLI, another process) within a
-// second, through the watcher rather than the in-process hub.
+// another connection to the same database (the admin CLI, another process; on
+// PostgreSQL another node) within a second, through the watcher rather than the
+// in-process hub.
 func TestWakeAcrossProcesses(t *testing.T) {
-	dir := t.TempDir()
-	a, da := open(t, dir)
+	p := newPlace(t)
+	a, da, _ := open(t, p)
 	defer da.Close()
 	defer a.Close()
-	b, db2 := open(t, dir)
+	b, db2, _ := open(t, p)
 	defer db2.Close()
 	defer b.Close()
 	ctx := context.Background()

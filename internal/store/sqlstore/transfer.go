@@ -35,6 +35,9 @@ func (s *Store) transfer(ctx context.Context, from store.FolderID, uids []store.
 		if dstAcct, err = folderAccount(ctx, tx, to); err != nil {
 			return err
 		}
+		if err := s.lockAccounts(ctx, tx, srcAcct, dstAcct); err != nil {
+			return err
+		}
 		if move && from == to {
 			return fmt.Errorf("%w: cannot move messages into the folder they are in", store.ErrInvalid)
 		}
@@ -147,6 +150,9 @@ func (s *Store) Expunge(ctx context.Context, folder store.FolderID, uids []store
 			if account, err = folderAccount(ctx, tx, folder); err != nil {
 				return err
 			}
+			if err := s.lockAccounts(ctx, tx, account); err != nil {
+				return err
+			}
 			rows, err := selectRows(ctx, tx, folder, uids)
 			if err != nil || len(rows) == 0 {
 				return err
@@ -171,7 +177,7 @@ func (s *Store) Expunge(ctx context.Context, folder store.FolderID, uids []store
 				}
 				gone = append(gone, r.uid)
 			}
-			if orphans, err = releaseBlobs(ctx, tx, counts); err != nil {
+			if orphans, err = s.releaseBlobs(ctx, tx, counts); err != nil {
 				return err
 			}
 			if err := adjustAccount(ctx, tx, account, -len(rows), -total); err != nil {

@@ -1,0 +1,205 @@
+package activesync
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"mailroom/internal/db"
+	"mailroom/internal/directory"
+	"mailroom/internal/store"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Store is the part of the mailbox store ActiveSync uses.
+type Store interface {
+	EnsureAccount(ctx context.Context, id store.AccountID) (store.Account, error)
+	Folders(ctx context.Context, id store.AccountID) ([]store.Folder, error)
+	Folder(ctx context.Context, id store.FolderID) (store.Folder, error)
+	FolderByRole(ctx context.Context, id store.AccountID, role store.Role) (store.Folder, error)
+	CreateFolder(ctx context.Context, id store.AccountID, parent store.FolderID, name string, role store.Role) (store.Folder, error)
+	RenameFolder(ctx context.Context, folder, newParent store.FolderID, newName string) (store.Folder, error)
+	DeleteFolder(ctx context.Context, folder store.FolderID) error
+	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
+	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
+	MessageByUID(ctx context.Context, folder store.FolderID, uid store.UID) (store.Message, error)
+	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
+	StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error)
+	SetProps(ctx context.Context, id store.MessageID, props map[string]string) (store.ModSeq, error)
+	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
+	Expunge(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.UID, error)
+	Search(ctx context.Context, folder store.FolderID, c *store.Criteria) ([]store.UID, error)
+	Changes(ctx context.Context, id store.AccountID, since store.ModSeq, limit int) ([]store.Change, store.ModSeq, error)
+	Subscribe(id store.AccountID) (<-chan store.ModSeq, func())
+}
+
+// Directory checks logins and looks users up.
+type Directory interface {
+	// Authenticate accepts every login form EAS clients send: address, alias, UPN and
+	// NETBIOS\sam.
+	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+	User(ctx context.Context, key string) (directory.User, error)
+	// Users lists every user and shared mailbox: the global address list.
+	Users(ctx context.Context) ([]directory.User, error)
+}
+
+// Submitter sends a message a device composed: relay to remote recipients, local
+// delivery, and a copy in the sender's Sent folder when saveInSent is true.
+type Submitter interface {
+	Submit(ctx context.Context, user directory.User, raw []byte, saveInSent bool) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Store     Store
+	Directory Directory
+	DB        *db.DB
+	Submitter Submitter
+	// Policy is the security policy sent to devices in Provision.
+	Policy Policy
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxConcurrent bounds the commands other than Ping running at once; beyond it the
+	// server answers 503 with Retry-After. 0 means 64.
+	MaxConcurrent int
+	// MaxBodySize bounds a request body; 0 means 32 MiB.
+	MaxBodySize int64
+	// ServerName is sent in the MS-Server-ActiveSync header; "" means "16.1".
+	ServerName string
+	// MinHeartbeat and MaxHeartbeat bound Ping's HeartbeatInterval in seconds; 0 means
+	// 60 and 3540.
+	MinHeartbeat, MaxHeartbeat int
+	// MaxPingFolders bounds the folders one Ping may watch; 0 means 300.
+	MaxPingFolders int
+}
+
+// Server is the ActiveSync endpoint. It is safe for concurrent use.
+type Server struct {
+	store     Store
+	dir       Directory
+	db        *db.DB
+	submitter Submitter
+	policy    Policy
+	log       *slog.Logger
+	now       func() time.Time
+	cfg       Config
+
+	slots   chan struct{} // one per running non-Ping command
+	closing chan struct{} // closed by Shutdown: held Pings answer at once
+
+	// stateLocks serialise the requests of one device on one collection, so that two
+	// racing Syncs with the same key cannot both advance it; striped by stateRef.
+	stateLocks [64]sync.Mutex
+
+	holdMu   sync.Mutex
+	stopping bool          // Shutdown has begun
+	holding  int           // requests waiting for changes (Ping, hanging Sync)
+	idle     chan struct{} // closed when holding drops to 0 after Shutdown
+}
+
+// New applies the package's migrations and returns a server.
+func New(ctx context.Context, c Config) (*Server, error) {
+	if c.Store == nil || c.Directory == nil || c.DB == nil || c.Submitter == nil {
+		return nil, errors.New("activesync: Store, Directory, DB and Submitter are required")
+	}
+	if err := c.Policy.validate(); err != nil {
+		return nil, fmt.Errorf("activesync policy: %w", err)
+	}
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("activesync migrations: %w", err)
+	}
+	if err := c.DB.Migrate(ctx, "activesync", sub); err != nil {
+		return nil, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 64
+	}
+	if c.MaxBodySize <= 0 {
+		c.MaxBodySize = 32 << 20
+	}
+	if c.ServerName == "" {
+		c.ServerName = "16.1"
+	}
+	if c.MinHeartbeat <= 0 {
+		c.MinHeartbeat = 60
+	}
+	if c.MaxHeartbeat <= 0 {
+		c.MaxHeartbeat = 3540
+	}
+	if c.MaxHeartbeat < c.MinHeartbeat {
+		return nil, fmt.Errorf("activesync: MaxHeartbeat %d is below MinHeartbeat %d", c.MaxHeartbeat, c.MinHeartbeat)
+	}
+	if c.MaxPingFolders <= 0 {
+		c.MaxPingFolders = 300
+	}
+	return &Server{
+		store:     c.Store,
+		dir:       c.Directory,
+		db:        c.DB,
+		submitter: c.Submitter,
+		policy:    c.Policy,
+		log:       c.Logger,
+		now:       c.Now,
+		cfg:       c,
+		slots:     make(chan struct{}, c.MaxConcurrent),
+		closing:   make(chan struct{}),
+	}, nil
+}
+
+// Shutdown answers every held Ping and hanging Sync at once and waits for them to
+// finish writing, or for ctx to end. Later ones are answered at once as well.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.holdMu.Lock()
+	if !s.stopping {
+		s.stopping = true
+		close(s.closing)
+	}
+	if s.holding == 0 {
+		s.holdMu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.holdMu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("activesync shutdown: %w", ctx.Err())
+	}
+}
+
+// hold registers a request that is about to wait for changes; release must follow.
+// After Shutdown the request still runs, but its wait ends at once (closing is closed).
+func (s *Server) hold() (release func()) {
+	s.holdMu.Lock()
+	s.holding++
+	s.holdMu.Unlock()
+	return func() {
+		s.holdMu.Lock()
+		defer s.holdMu.Unlock()
+		s.holding--
+		if s.holding == 0 && s.idle != nil {
+			close(s.idle)
+			s.idle = nil
+		}
+	}
+}

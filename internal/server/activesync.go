@@ -1,0 +1,44 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"mailroom/internal/activesync"
+	"mailroom/internal/instance"
+	"mailroom/internal/mailflow"
+)
+
+// ActiveSync builds the Exchange ActiveSync server of an instance: the server's own
+// endpoint and the device administration commands share it.
+func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*activesync.Server, error) {
+	return activesync.New(ctx, activesync.Config{
+		Store:     in.Store,
+		Directory: in.Directory,
+		DB:        in.DB,
+		Submitter: &mailflow.Submitter{
+			Flow:    in.Flow,
+			Senders: in.Directory,
+			Signer:  dkimSigner{in.Directory, log},
+			Store:   in.Store,
+		},
+		Policy:     activesync.DefaultPolicy(),
+		ServerName: in.Config.Hostname,
+		Logger:     log.With("component", "activesync"),
+	})
+}
+
+// easRoute serves ActiveSync at its fixed path, over TLS only: devices send the user's
+// password in every request.
+type easRoute struct{ h http.Handler }
+
+func (e easRoute) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/Microsoft-Server-ActiveSync", func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			http.Error(w, "ActiveSync is served over HTTPS only", http.StatusForbidden)
+			return
+		}
+		e.h.ServeHTTP(w, r)
+	})
+}
