@@ -29,8 +29,18 @@ func parseFromLine(rest string) time.Time {
 
 // parseFromDate tries the date forms found in From_ lines in the wild,
 // written for fields joined by single spaces: asctime, with or without
-// seconds, and with a zone name or offset before or after the year.
+// seconds, and with a zone name or offset before or after the year. A date
+// whose year (in UTC) is outside 1..9999 cannot be written back in asctime
+// form, so it counts as no date.
 func parseFromDate(s string) (time.Time, bool) {
+	t, ok := parseFromDateForms(s)
+	if !ok || t.UTC().Year() < 1 || t.UTC().Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func parseFromDateForms(s string) (time.Time, bool) {
 	layouts := [...]string{
 		"Mon Jan 2 15:04:05 2006",
 		"Mon Jan 2 15:04:05 MST 2006",
