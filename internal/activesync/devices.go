@@ -85,29 +85,37 @@ type Device struct {
 	WipeRequested    time.Time `json:"wipeRequested,omitzero"`
 	WipeAcknowledged time.Time `json:"wipeAcknowledged,omitzero"`
 
+	// ProfilePolicy is the e-mail profile version the device provisioned under
+	// (profiles.PolicyVersion), "" for none.
+	ProfilePolicy string `json:"profilePolicy,omitempty"`
+
 	pingHeartbeat int
 	pingFolders   string
+	policySynced  time.Time // last Sync or FolderSync since provisioning
 }
 
 const deviceColumns = `account, device_id, device_type, model, imei, friendly_name, os, os_language,
 	phone_number, mobile_operator, user_agent, protocol_version, first_sync, last_sync, policy_key,
-	policy_status, access, wipe, wipe_requested, wipe_acknowledged, ping_heartbeat, ping_folders`
+	policy_status, access, wipe, wipe_requested, wipe_acknowledged, ping_heartbeat, ping_folders,
+	profile_policy, policy_synced`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanDevice(sc scanner) (Device, error) {
 	var d Device
-	var first, last, wreq, wack int64
+	var first, last, wreq, wack, synced int64
 	var key int64
 	err := sc.Scan(&d.Account, &d.DeviceID, &d.DeviceType, &d.Model, &d.IMEI, &d.FriendlyName, &d.OS,
 		&d.OSLanguage, &d.PhoneNumber, &d.MobileOperator, &d.UserAgent, &d.Version, &first, &last,
-		&key, &d.PolicyStatus, &d.AdminAccess, &d.Wipe, &wreq, &wack, &d.pingHeartbeat, &d.pingFolders)
+		&key, &d.PolicyStatus, &d.AdminAccess, &d.Wipe, &wreq, &wack, &d.pingHeartbeat, &d.pingFolders,
+		&d.ProfilePolicy, &synced)
 	if err != nil {
 		return Device{}, err
 	}
 	d.PolicyKey = uint32(key)
 	d.FirstSync, d.LastSync = fromMicros(first), fromMicros(last)
 	d.WipeRequested, d.WipeAcknowledged = fromMicros(wreq), fromMicros(wack)
+	d.policySynced = fromMicros(synced)
 	return d, nil
 }
 
@@ -449,6 +457,9 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, r *request, c
 	if err != nil {
 		return err
 	}
+	if r.profile, err = s.enforced(ctx, r.user.ID); err != nil {
+		return err
+	}
 	refuse := func(code commonStatus, legacyHTTP int) error {
 		// 12.1, and commands without a WBXML answer, learn it from the HTTP status.
 		if space, _ := commandRoot(r.cmd); r.version < 140 || space == "" {
@@ -466,7 +477,7 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, r *request, c
 	case d.Wipe != WipeNone:
 		return refuse(statusRemoteWipeRequested, statusNeedProvisioning)
 	default:
-		if code, ok := s.checkPolicyKey(r.policyKey, d); !ok {
+		if code, ok := s.checkPolicyKey(r.policyKey, d, r.profile); !ok {
 			return refuse(code, statusNeedProvisioning)
 		}
 	}

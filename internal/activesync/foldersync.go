@@ -94,9 +94,10 @@ func parseFolderID(s string) (store.FolderID, bool) {
 	return store.FolderID(v), err == nil && v > 0
 }
 
-// currentFolders lists the account's folders as the device should know them, and the
-// change log position the list reflects.
-func (s *Server) currentFolders(ctx context.Context, acct store.AccountID) (knownFolders, store.ModSeq, error) {
+// currentFolders lists the account's folders as the device should know them (those of
+// the data classes the user's profile syncs, [MS-ASCMD] 2.2.1.5), and the change log
+// position the list reflects.
+func (s *Server) currentFolders(ctx context.Context, acct store.AccountID, classes ClassSet) (knownFolders, store.ModSeq, error) {
 	_, modseq, err := s.store.Changes(ctx, acct, 0, 1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("folders: %w", err)
@@ -107,7 +108,9 @@ func (s *Server) currentFolders(ctx context.Context, acct store.AccountID) (know
 	}
 	k := knownFolders{}
 	for _, f := range fs {
-		k[f.ID] = toKnown(f)
+		if classes.Has(classOf(f.Role)) {
+			k[f.ID] = toKnown(f)
+		}
 	}
 	return k, modseq, nil
 }
@@ -182,8 +185,11 @@ func (s *Server) folderSync(ctx context.Context, w http.ResponseWriter, r *reque
 	if !ok {
 		return fail(folderInvalidKey)
 	}
-	cur, modseq, err := s.currentFolders(ctx, r.account())
+	cur, modseq, err := s.currentFolders(ctx, r.account(), r.profile.Classes)
 	if err != nil {
+		return err
+	}
+	if err := s.noteSync(ctx, r); err != nil {
 		return err
 	}
 	if key == 0 {
@@ -318,8 +324,11 @@ func folderErrorStatus(err error, notFound folderStatus) (folderStatus, error) {
 	return 0, err
 }
 
-// ownFolder returns the account's folder named by a ServerId.
-func (s *Server) ownFolder(ctx context.Context, acct store.AccountID, serverID string) (store.Folder, bool, error) {
+// ownFolder returns the request's account's folder named by a ServerId. A folder of a
+// data class the user's profile does not sync does not exist for the device: every
+// command answers as for an unknown folder (Sync with status 12, [MS-ASCMD]
+// 2.2.3.177.17, after which the device runs FolderSync, which drops the folder).
+func (s *Server) ownFolder(ctx context.Context, r *request, serverID string) (store.Folder, bool, error) {
 	id, ok := parseFolderID(serverID)
 	if !ok {
 		return store.Folder{}, false, nil
@@ -331,15 +340,15 @@ func (s *Server) ownFolder(ctx context.Context, acct store.AccountID, serverID s
 	if err != nil {
 		return store.Folder{}, false, fmt.Errorf("folder %d: %w", id, err)
 	}
-	return f, f.Account == acct, nil
+	return f, f.Account == r.account() && r.profile.Classes.Has(classOf(f.Role)), nil
 }
 
 // parentFolder resolves a ParentId: "0" is the top level.
-func (s *Server) parentFolder(ctx context.Context, acct store.AccountID, serverID string) (store.FolderID, bool, error) {
+func (s *Server) parentFolder(ctx context.Context, r *request, serverID string) (store.FolderID, bool, error) {
 	if serverID == "0" || serverID == "" {
 		return 0, true, nil
 	}
-	f, ok, err := s.ownFolder(ctx, acct, serverID)
+	f, ok, err := s.ownFolder(ctx, r, serverID)
 	return f.ID, ok, err
 }
 
@@ -351,7 +360,7 @@ func (s *Server) folderCreate(ctx context.Context, w http.ResponseWriter, r *req
 		if name == "" || (typ != folderTypeUserMail && typ != folderTypeGeneric) {
 			return folderBadRequest, nil, nil
 		}
-		parent, ok, err := s.parentFolder(ctx, r.account(), req.ChildText(ns, "ParentId"))
+		parent, ok, err := s.parentFolder(ctx, r, req.ChildText(ns, "ParentId"))
 		if err != nil || !ok {
 			return folderNoParent, nil, err
 		}
@@ -370,7 +379,7 @@ func (s *Server) folderCreate(ctx context.Context, w http.ResponseWriter, r *req
 func (s *Server) folderUpdate(ctx context.Context, w http.ResponseWriter, r *request) error {
 	ns := wbxml.NSFolderHierarchy
 	return s.folderOp(ctx, w, r, func(req *wbxml.Element, known knownFolders) (folderStatus, *wbxml.Element, error) {
-		f, ok, err := s.ownFolder(ctx, r.account(), req.ChildText(ns, "ServerId"))
+		f, ok, err := s.ownFolder(ctx, r, req.ChildText(ns, "ServerId"))
 		if err != nil || !ok {
 			return folderNotFound, nil, err
 		}
@@ -381,7 +390,7 @@ func (s *Server) folderUpdate(ctx context.Context, w http.ResponseWriter, r *req
 		if name == "" {
 			return folderBadRequest, nil, nil
 		}
-		parent, ok, err := s.parentFolder(ctx, r.account(), req.ChildText(ns, "ParentId"))
+		parent, ok, err := s.parentFolder(ctx, r, req.ChildText(ns, "ParentId"))
 		if err != nil || !ok {
 			return folderNoParent, nil, err
 		}
@@ -398,7 +407,7 @@ func (s *Server) folderUpdate(ctx context.Context, w http.ResponseWriter, r *req
 func (s *Server) folderDelete(ctx context.Context, w http.ResponseWriter, r *request) error {
 	ns := wbxml.NSFolderHierarchy
 	return s.folderOp(ctx, w, r, func(req *wbxml.Element, known knownFolders) (folderStatus, *wbxml.Element, error) {
-		f, ok, err := s.ownFolder(ctx, r.account(), req.ChildText(ns, "ServerId"))
+		f, ok, err := s.ownFolder(ctx, r, req.ChildText(ns, "ServerId"))
 		if err != nil || !ok {
 			return folderNotFound, nil, err
 		}

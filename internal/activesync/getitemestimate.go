@@ -24,7 +24,7 @@ func (s *Server) getItemEstimate(ctx context.Context, w http.ResponseWriter, r *
 		status := out.AddText(ns, "Status", text(estimateOK))
 		ce := out.Add(ns, "Collection")
 		ce.AddText(ns, "CollectionId", collID)
-		folder, ok, err := s.ownFolder(ctx, r.account(), collID)
+		folder, ok, err := s.ownFolder(ctx, r, collID)
 		if err != nil {
 			return err
 		}
@@ -43,6 +43,8 @@ func (s *Server) getItemEstimate(ctx context.Context, w http.ResponseWriter, r *
 		if ft := c.ChildText(wbxml.NSAirSync, "FilterType"); ft != "" {
 			opts.FilterType, _ = strconv.Atoi(ft)
 		}
+		// The estimate counts what Sync would send.
+		opts.FilterType = s.filterFor(r, opts.FilterType)
 		key, ok := parseKey(keyText)
 		if !ok {
 			status.Text = text(estimateInvalidKey)

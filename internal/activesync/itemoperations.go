@@ -100,7 +100,7 @@ func (s *Server) ownMessage(ctx context.Context, r *request, sid string) (store.
 	if !ok {
 		return store.Message{}, false, nil
 	}
-	if _, mine, err := s.ownFolder(ctx, r.account(), folderServerID(f)); err != nil || !mine {
+	if _, mine, err := s.ownFolder(ctx, r, folderServerID(f)); err != nil || !mine {
 		return store.Message{}, false, err
 	}
 	m, err := s.store.MessageByUID(ctx, f, uid)
@@ -171,7 +171,7 @@ func (s *Server) emptyFolder(ctx context.Context, r *request, op *wbxml.Element)
 	status := e.AddText(ns, "Status", text(itemOpOK))
 	collID := op.ChildText(wbxml.NSAirSync, "CollectionId")
 	e.AddText(wbxml.NSAirSync, "CollectionId", collID)
-	folder, ok, err := s.ownFolder(ctx, r.account(), collID)
+	folder, ok, err := s.ownFolder(ctx, r, collID)
 	if err != nil || !ok {
 		status.Text = text(itemOpNotFound)
 		return e, err

@@ -26,7 +26,7 @@ func (s *Server) moveItems(ctx context.Context, w http.ResponseWriter, r *reques
 		out := resp.Add(ns, "Response")
 		out.AddText(ns, "SrcMsgId", src)
 		status := out.AddText(ns, "Status", text(moveOK))
-		from, ok, err := s.ownFolder(ctx, r.account(), mv.ChildText(ns, "SrcFldId"))
+		from, ok, err := s.ownFolder(ctx, r, mv.ChildText(ns, "SrcFldId"))
 		if err != nil {
 			return err
 		}
@@ -35,7 +35,7 @@ func (s *Server) moveItems(ctx context.Context, w http.ResponseWriter, r *reques
 			status.Text = text(moveBadSource)
 			continue
 		}
-		to, ok, err := s.ownFolder(ctx, r.account(), mv.ChildText(ns, "DstFldId"))
+		to, ok, err := s.ownFolder(ctx, r, mv.ChildText(ns, "DstFldId"))
 		if err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 	}
 	since := now
 	for _, f := range folders {
-		f, ok, err := s.ownFolder(ctx, r.account(), f.ID)
+		f, ok, err := s.ownFolder(ctx, r, f.ID)
 		if err != nil {
 			return err
 		}

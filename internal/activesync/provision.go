@@ -73,13 +73,19 @@ func (p Policy) validate() error {
 	return nil
 }
 
-// keys derives the policy's temporary and final keys from its content, so they stay
-// the same for as long as the policy does: a device that provisions again gets the key
-// it already has, and clients that compare keys do not loop.
-func (p Policy) keys() (temporary, final uint32) {
+// keys derives the policy's temporary and final keys from its content and the user's
+// profile requirements, so they stay the same for as long as both do: a device that
+// provisions again gets the key it already has, and clients that compare keys do not
+// loop. A new profile version changes them, which sends the user's devices back to
+// Provision ([MS-ASPROV] 3.2.5.1). Without profile requirements they are the keys of
+// the policy alone.
+func (p Policy) keys(e Enforced) (temporary, final uint32) {
 	h := func(prefix string) uint32 {
 		f := fnv.New32a()
 		fmt.Fprintf(f, "%s%+v", prefix, p)
+		if e != (Enforced{}) {
+			fmt.Fprintf(f, "%+v", e)
+		}
 		v := f.Sum32() & 0x7fffffff // clients parse the key as a signed 32-bit number
 		if v == 0 {
 			v = 1
@@ -94,9 +100,10 @@ func (p Policy) keys() (temporary, final uint32) {
 }
 
 // checkPolicyKey says whether key, as a device sent it, is the final key of the
-// current policy, and if not which status of [MS-ASCMD] 2.2.2 tells the device why.
-func (s *Server) checkPolicyKey(key string, d Device) (commonStatus, bool) {
-	_, final := s.policy.keys()
+// current policy with the user's profile requirements e, and if not which status of
+// [MS-ASCMD] 2.2.2 tells the device why.
+func (s *Server) checkPolicyKey(key string, d Device, e Enforced) (commonStatus, bool) {
+	_, final := s.policy.keys(e)
 	k, err := strconv.ParseUint(key, 10, 32)
 	switch {
 	case err != nil || k == 0:
@@ -123,9 +130,10 @@ func intOrEmpty(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// provisionDoc writes EASProvisionDoc ([MS-ASPROV] 2.2.2.28); 12.1's additions go only to
-// 12.1 and later, which is every version served.
-func (p Policy) provisionDoc(parent *wbxml.Element) {
+// provisionDoc writes EASProvisionDoc ([MS-ASPROV] 2.2.2.28) with the user's profile
+// requirements e; 12.1's additions go only to 12.1 and later, which is every version
+// served.
+func (p Policy) provisionDoc(parent *wbxml.Element, e Enforced) {
 	doc := parent.Add(wbxml.NSProvision, "EASProvisionDoc")
 	add := func(name, v string) { doc.AddText(wbxml.NSProvision, name, v) }
 	add("DevicePasswordEnabled", boolText(p.PasswordRequired))
@@ -159,11 +167,14 @@ func (p Policy) provisionDoc(parent *wbxml.Element) {
 	add("AllowDesktopSync", "1")
 	add("MaxCalendarAgeFilter", "0")
 	add("AllowHTMLEmail", boolText(!p.DisallowHTMLEmail))
-	add("MaxEmailAgeFilter", strconv.Itoa(p.MaxEmailAgeFilter))
+	add("MaxEmailAgeFilter", strconv.Itoa(narrowerFilter(p.MaxEmailAgeFilter, e.MaxEmailAgeFilter)))
 	add("MaxEmailBodyTruncationSize", "-1")
 	add("MaxEmailHTMLBodyTruncationSize", "-1")
-	add("RequireSignedSMIMEMessages", "0")
-	add("RequireEncryptedSMIMEMessages", "0")
+	// [MS-ASPROV] 2.2.2.51 and 2.2.2.47; the algorithms are SHA-1 and 3DES (2.2.2.50,
+	// 2.2.2.48: 0 is the strongest each offers), negotiation allowed (2.2.2.13), and
+	// soft certificates allowed (2.2.2.14): the S/MIME identity a profile carries is one.
+	add("RequireSignedSMIMEMessages", boolText(e.RequireSignedSMIME))
+	add("RequireEncryptedSMIMEMessages", boolText(e.RequireEncryptedSMIME))
 	add("RequireSignedSMIMEAlgorithm", "0")
 	add("RequireEncryptionSMIMEAlgorithm", "0")
 	add("AllowSMIMEEncryptionAlgorithmNegotiation", "2")
@@ -236,7 +247,7 @@ func (s *Server) provision(ctx context.Context, w http.ResponseWriter, r *reques
 		out.AddText(wbxml.NSProvision, "Status", text(policyUnknownType))
 		return s.writeWBXML(w, resp)
 	}
-	temporary, final := s.policy.keys()
+	temporary, final := s.policy.keys(r.profile)
 	if key := policy.Child(wbxml.NSProvision, "PolicyKey"); key != nil {
 		// Phase two: the acknowledgement of the temporary key gets the final one.
 		k, err := strconv.ParseUint(key.Text, 10, 32)
@@ -245,7 +256,10 @@ func (s *Server) provision(ctx context.Context, w http.ResponseWriter, r *reques
 			return s.writeWBXML(w, resp)
 		}
 		ackStatus, _ := strconv.Atoi(policy.ChildText(wbxml.NSProvision, "Status"))
-		if err := s.updateDevice(ctx, acct, r.deviceID, `policy_key = $3, policy_status = $4`, int64(final), ackStatus); err != nil {
+		// The device now holds the policy of this profile version; it has not synced
+		// under it yet.
+		if err := s.updateDevice(ctx, acct, r.deviceID, `policy_key = $3, policy_status = $4, profile_policy = $5, policy_synced = 0`,
+			int64(final), ackStatus, r.profile.PolicyVersion); err != nil {
 			return err
 		}
 		out.AddText(wbxml.NSProvision, "Status", text(policyOK))
@@ -255,7 +269,7 @@ func (s *Server) provision(ctx context.Context, w http.ResponseWriter, r *reques
 	// Phase one: the policy with a temporary key.
 	out.AddText(wbxml.NSProvision, "Status", text(policyOK))
 	out.AddText(wbxml.NSProvision, "PolicyKey", strconv.FormatUint(uint64(temporary), 10))
-	s.policy.provisionDoc(out.Add(wbxml.NSProvision, "Data"))
+	s.policy.provisionDoc(out.Add(wbxml.NSProvision, "Data"), r.profile)
 	return s.writeWBXML(w, resp)
 }
 

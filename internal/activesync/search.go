@@ -109,7 +109,7 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, st *wbxml.Elemen
 	}
 	var folders []store.Folder
 	if coll := and.ChildText(wbxml.NSAirSync, "CollectionId"); coll != "" {
-		f, ok, err := s.ownFolder(ctx, r.account(), coll)
+		f, ok, err := s.ownFolder(ctx, r, coll)
 		if err != nil || !ok {
 			return searchNotFound, err
 		}
@@ -119,7 +119,7 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, st *wbxml.Elemen
 				folders = append(folders, g)
 			}
 		}
-	} else {
+	} else if r.profile.Classes.Has(ClassEmail) {
 		for _, g := range all {
 			if folderType(g.Role) == folderTypeUserMail || g.Role == store.RoleInbox || g.Role == store.RoleSent ||
 				g.Role == store.RoleDrafts || g.Role == store.RoleTrash {

@@ -65,6 +65,13 @@ type Config struct {
 	Submitter Submitter
 	// Policy is the security policy sent to devices in Provision.
 	Policy Policy
+	// Profiles adds the requirements of each user's e-mail profile to Policy and
+	// enforces them; nil means no profile constraints.
+	Profiles ProfilePolicies
+	// Certificates signs users in by TLS client certificate; nil accepts passwords
+	// only.
+	Certificates ClientCertificates
+
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -89,6 +96,8 @@ type Server struct {
 	db        *db.DB
 	submitter Submitter
 	policy    Policy
+	profiles  ProfilePolicies
+	certs     ClientCertificates
 	log       *slog.Logger
 	now       func() time.Time
 	cfg       Config
@@ -114,11 +123,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if err := c.Policy.validate(); err != nil {
 		return nil, fmt.Errorf("activesync policy: %w", err)
 	}
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("activesync migrations: %w", err)
-	}
-	if err := c.DB.Migrate(ctx, "activesync", sub); err != nil {
+	if err := migrate(ctx, c.DB); err != nil {
 		return nil, err
 	}
 	if c.Logger == nil {
@@ -154,12 +159,23 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		db:        c.DB,
 		submitter: c.Submitter,
 		policy:    c.Policy,
+		profiles:  c.Profiles,
+		certs:     c.Certificates,
 		log:       c.Logger,
 		now:       c.Now,
 		cfg:       c,
 		slots:     make(chan struct{}, c.MaxConcurrent),
 		closing:   make(chan struct{}),
 	}, nil
+}
+
+// migrate applies the package's migrations to d.
+func migrate(ctx context.Context, d *db.DB) error {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("activesync migrations: %w", err)
+	}
+	return d.Migrate(ctx, "activesync", sub)
 }
 
 // Shutdown answers every held Ping and hanging Sync at once and waits for them to

@@ -56,6 +56,9 @@ func (s *Server) sync(ctx context.Context, w http.ResponseWriter, r *request) er
 	if err != nil {
 		return err
 	}
+	if err := s.noteSync(ctx, r); err != nil {
+		return err
+	}
 	colls := req.Child(wbxml.NSAirSync, "Collections").All(wbxml.NSAirSync, "Collection")
 	switch {
 	case len(colls) == 0:
@@ -185,7 +188,7 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 		e.AddText(ns, "Status", text(code))
 		return e
 	}
-	folder, ok, err := s.ownFolder(ctx, r.account(), collID)
+	folder, ok, err := s.ownFolder(ctx, r, collID)
 	if err != nil {
 		return syncResult{}, err
 	}
@@ -198,6 +201,7 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	if err != nil {
 		return syncResult{}, err
 	}
+	opts.FilterType = s.filterFor(r, opts.FilterType)
 	key, ok := parseKey(keyText)
 	if !ok {
 		return syncResult{elem: head("0", syncInvalidKey), output: true}, nil

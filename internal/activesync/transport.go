@@ -46,7 +46,9 @@ type request struct {
 	contentType string
 	body        []byte
 	dev         *Device
-	slot        chan struct{} // the concurrency slot held, if any
+	// profile is what the user's e-mail profile enforces, read once per request.
+	profile Enforced
+	slot    chan struct{} // the concurrency slot held, if any
 }
 
 // releaseSlot gives the request's concurrency slot back early, for a command that is
@@ -228,7 +230,7 @@ func parseQuery(u *url.URL, h http.Header, r *request) error {
 	r.cmd = q.Get("Cmd")
 	r.deviceID = q.Get("DeviceId")
 	r.deviceType = q.Get("DeviceType")
-	for _, k := range []string{"CollectionId", "ItemId", "LongId", "Occurrence", "AttachmentName"} {
+	for _, k := range []string{"CollectionId", "ItemId", "LongId", "Occurrence", "AttachmentName", "User"} {
 		if v := q.Get(k); v != "" {
 			r.params[k] = v
 		}
@@ -326,6 +328,8 @@ func parseBase64Query(raw string, r *request) error {
 			if len(val) > 0 && val[0]&0x01 != 0 {
 				r.saveInSent = true
 			}
+		case 8:
+			r.params["User"] = string(val)
 		}
 	}
 	return nil
@@ -338,7 +342,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	h.Set("Cache-Control", "private")
 	switch hr.Method {
 	case http.MethodOptions:
-		if _, ok := s.authenticate(w, hr); !ok {
+		if _, ok := s.authenticate(w, hr, hr.URL.Query().Get("User")); !ok {
 			return
 		}
 		h.Set("Allow", "OPTIONS,POST")
@@ -383,7 +387,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			return
 		}
 	}
-	u, ok := s.authenticate(w, hr)
+	u, ok := s.authenticate(w, hr, r.params["User"])
 	if !ok {
 		return
 	}
@@ -448,28 +452,72 @@ func decodeBody(r *request) (*wbxml.Element, error) {
 	return root, nil
 }
 
-// authenticate checks HTTP Basic credentials ([MS-ASHTTP] 2.2.1.1.2.2). Whatever was
-// wrong, the answer is the same 401.
-func (s *Server) authenticate(w http.ResponseWriter, hr *http.Request) (directory.User, bool) {
-	login, password, ok := hr.BasicAuth()
-	if ok && login != "" && password != "" {
-		u, err := s.dir.Authenticate(hr.Context(), login, password)
-		switch {
-		case err == nil:
-			return u, true
-		case errors.Is(err, directory.ErrDisabled):
-			http.Error(w, "account disabled", http.StatusForbidden)
-			return directory.User{}, false
-		case !errors.Is(err, directory.ErrBadCredentials):
-			s.log.Error("authenticate", "err", err)
-			http.Error(w, "internal server error", http.StatusInternalServerError)
-			return directory.User{}, false
-		}
+// authenticate signs the request in: with a TLS client certificate this server issued
+// to the user the request names, or else with HTTP Basic credentials ([MS-ASHTTP]
+// 2.2.1.1.2.2). Whatever was wrong, the answer is the same 401.
+func (s *Server) authenticate(w http.ResponseWriter, hr *http.Request, queryUser string) (directory.User, bool) {
+	login, password, basic := hr.BasicAuth()
+	u, found, err := s.certificateUser(hr, login, queryUser)
+	if err == nil && !found && basic && login != "" && password != "" {
+		u, err = s.dir.Authenticate(hr.Context(), login, password)
+		found = err == nil
+	}
+	switch {
+	case found:
+		return u, true
+	case errors.Is(err, directory.ErrDisabled):
+		http.Error(w, "account disabled", http.StatusForbidden)
+		return directory.User{}, false
+	case err != nil && !errors.Is(err, directory.ErrBadCredentials):
+		s.log.Error("authenticate", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return directory.User{}, false
+	case basic || hr.TLS != nil && len(hr.TLS.PeerCertificates) > 0:
 		s.log.Info("login failed", "remote", hr.RemoteAddr)
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="Mailroom"`)
 	http.Error(w, "authentication required", http.StatusUnauthorized)
 	return directory.User{}, false
+}
+
+// certificateUser signs in the user the request names (the Basic user name, else the
+// query's User) by the TLS client certificate, when the server takes certificates and
+// the device presented one. The certificate is checked against the CA's records on
+// every request, so a revoked one stops working at once. found is false when there is
+// no certificate, or it is refused (logged), or it is another user's: the request may
+// still sign in with a password.
+func (s *Server) certificateUser(hr *http.Request, login, queryUser string) (u directory.User, found bool, err error) {
+	if s.certs == nil || hr.TLS == nil || len(hr.TLS.PeerCertificates) == 0 {
+		return directory.User{}, false, nil
+	}
+	name := login
+	if name == "" {
+		name = queryUser
+	}
+	if name == "" {
+		s.log.Info("client certificate without a user name", "remote", hr.RemoteAddr)
+		return directory.User{}, false, nil
+	}
+	ctx := hr.Context()
+	addr, err := s.certs.VerifyClient(ctx, hr.TLS.PeerCertificates[0])
+	if err != nil {
+		s.log.Info("client certificate refused", "user", name, "remote", hr.RemoteAddr, "err", err)
+		return directory.User{}, false, nil
+	}
+	u, err = s.dir.User(ctx, name)
+	switch {
+	case errors.Is(err, directory.ErrNotFound) || errors.Is(err, directory.ErrInvalid):
+		s.log.Info("client certificate for an unknown user", "user", name, "remote", hr.RemoteAddr)
+		return directory.User{}, false, nil
+	case err != nil:
+		return directory.User{}, false, fmt.Errorf("certificate sign-in of %s: %w", name, err)
+	case !strings.EqualFold(u.Address, addr) || u.Kind != directory.KindUser:
+		s.log.Info("client certificate of another user", "user", name, "certificate", addr, "remote", hr.RemoteAddr)
+		return directory.User{}, false, nil
+	case !u.Enabled:
+		return directory.User{}, false, fmt.Errorf("%w: %s may not log in", directory.ErrDisabled, u.Address)
+	}
+	return u, true, nil
 }
 
 // writeWBXML writes root as the response body.

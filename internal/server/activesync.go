@@ -8,11 +8,23 @@ import (
 	"mailroom/internal/activesync"
 	"mailroom/internal/instance"
 	"mailroom/internal/mailflow"
+	"mailroom/internal/pki"
+	"mailroom/internal/profiles"
 )
 
 // ActiveSync builds the Exchange ActiveSync server of an instance: the server's own
-// endpoint and the device administration commands share it.
+// endpoint and the device administration commands share it. It enforces each user's
+// e-mail profile and signs users in with the certificates the built-in CA issued.
 func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*activesync.Server, error) {
+	svc, ca, err := Profiles(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return activeSync(ctx, in, log, svc, ca)
+}
+
+// activeSync builds the ActiveSync server over an opened profile service and CA.
+func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA) (*activesync.Server, error) {
 	return activesync.New(ctx, activesync.Config{
 		Store:     in.Store,
 		Directory: in.Directory,
@@ -23,9 +35,11 @@ func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*
 			Signer:  dkimSigner{in.Directory, log},
 			Store:   in.Store,
 		},
-		Policy:     activesync.DefaultPolicy(),
-		ServerName: in.Config.Hostname,
-		Logger:     log.With("component", "activesync"),
+		Policy:       activesync.DefaultPolicy(),
+		Profiles:     profilePolicies{svc},
+		Certificates: ca,
+		ServerName:   in.Config.Hostname,
+		Logger:       log.With("component", "activesync"),
 	})
 }
 

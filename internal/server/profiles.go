@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	"mailroom/internal/activesync"
 	"mailroom/internal/instance"
 	"mailroom/internal/mobileconfig"
 	"mailroom/internal/pki"
@@ -14,8 +15,9 @@ import (
 )
 
 // Profiles opens the built-in certificate authority (made on first use) and the device
-// profile service, which signs with the server's default certificate. The server's
-// download page and the profile administration commands share it.
+// profile service, which signs with the server's default certificate and learns from
+// the ActiveSync device records which policy each user's devices synced under. The
+// server's download page and the profile administration commands share it.
 func Profiles(ctx context.Context, in *instance.Instance) (*profiles.Service, *pki.CA, error) {
 	ca, err := pki.Open(ctx, in.DB, pki.Options{Name: "Mailroom CA " + in.Config.Hostname})
 	if err != nil {
@@ -25,8 +27,12 @@ func Profiles(ctx context.Context, in *instance.Instance) (*profiles.Service, *p
 	if err != nil {
 		return nil, nil, err
 	}
+	reports, err := activesync.NewSyncReports(ctx, in.DB)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc, err := profiles.New(ctx, in.DB, profiles.Options{
-		Hostname: in.Config.Hostname, Directory: in.Directory, CA: ca, Signer: signer,
+		Hostname: in.Config.Hostname, Directory: in.Directory, CA: ca, Signer: signer, Reports: reports,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -54,4 +60,63 @@ func ProfileSigner(in *instance.Instance) (*mobileconfig.Signer, error) {
 		return nil, fmt.Errorf("key %s cannot sign", pair.Key)
 	}
 	return &mobileconfig.Signer{Cert: chain[0], Key: key, Chain: chain[1:]}, nil
+}
+
+// profilePolicies tells ActiveSync what the e-mail profile that applies to a user
+// requires of the user's devices (docs/profiles.md, "What the server enforces"). A
+// user with no profile, or with conflicting ones (which no device gets until the
+// administrator resolves them), has no profile constraints.
+type profilePolicies struct{ svc *profiles.Service }
+
+func (p profilePolicies) ProfilePolicy(ctx context.Context, userID int64) (activesync.Enforced, error) {
+	res, err := p.svc.Resolve(ctx, userID)
+	if err != nil {
+		return activesync.Enforced{}, err
+	}
+	if res.Profile == "" {
+		return activesync.Enforced{}, nil
+	}
+	prof, err := p.svc.Profile(ctx, res.Profile)
+	if err != nil {
+		return activesync.Enforced{}, err
+	}
+	return enforcedBy(prof), nil
+}
+
+// enforcedBy maps a profile's settings to what ActiveSync enforces.
+func enforcedBy(p profiles.Profile) activesync.Enforced {
+	st := p.Settings
+	e := activesync.Enforced{PolicyVersion: profiles.PolicyVersion(p.Name, p.Version)}
+	// The classes follow the Enable… keys the profile sets (intune-to-apple.md):
+	// reminders are ActiveSync's Tasks.
+	switch st.DataToSync {
+	case profiles.SyncEmail:
+		e.Classes = activesync.ClassSet(activesync.ClassEmail)
+	case profiles.SyncCalendar:
+		e.Classes = activesync.ClassSet(activesync.ClassCalendar)
+	case profiles.SyncCalendarContacts:
+		e.Classes = activesync.ClassSet(activesync.ClassCalendar | activesync.ClassContacts)
+	case profiles.SyncContacts:
+		e.Classes = activesync.ClassSet(activesync.ClassContacts)
+	}
+	// MailNumberOfPastDaysToSync 1, 3, 7, 14, 31 are exactly the FilterType windows
+	// 1–5 ([MS-ASCMD] 2.2.3.73.2); user-defined and unlimited leave mail unlimited.
+	switch st.MailDays {
+	case profiles.Days1:
+		e.MaxEmailAgeFilter = 1
+	case profiles.Days3:
+		e.MaxEmailAgeFilter = 2
+	case profiles.Days7:
+		e.MaxEmailAgeFilter = 3
+	case profiles.Days14:
+		e.MaxEmailAgeFilter = 4
+	case profiles.Days31:
+		e.MaxEmailAgeFilter = 5
+	}
+	// Required means the profile turns it on and the user may not turn it off:
+	// signing on without override; encryption by default without override and
+	// without the per-message switch, which lets the user opt out per message.
+	e.RequireSignedSMIME = st.SMIME && st.SigningEnabled && !st.SigningUserOverride
+	e.RequireEncryptedSMIME = st.SMIME && st.EncryptByDefault && !st.EncryptByDefaultOverride && !st.PerMessageSwitch
+	return e
 }

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -80,11 +81,11 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		return err
 	}
 	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Signer: signer, Logger: log.With("component", "autodiscover")})
-	eas, err := ActiveSync(ctx, in, log)
+	profileService, ca, err := Profiles(ctx, in)
 	if err != nil {
 		return err
 	}
-	profileService, _, err := Profiles(ctx, in)
+	eas, err := activeSync(ctx, in, log, profileService, ca)
 	if err != nil {
 		return err
 	}
@@ -109,6 +110,17 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	}
 	add("http", cfg.HTTP.Listen, false, web.Serve)
 	add("https", cfg.HTTP.TLSListen, true, web.Serve)
+	// HTTPS alone asks for client certificates of the built-in CA, for ActiveSync's
+	// certificate sign-in; it does not require one, so password clients are unaffected.
+	httpsTLS := tlsConfig.Clone()
+	httpsTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	httpsTLS.ClientCAs = x509.NewCertPool()
+	httpsTLS.ClientCAs.AddCert(ca.Certificate())
+	for _, e := range endpoints {
+		if e.protocol == "https" {
+			e.tls = httpsTLS
+		}
+	}
 
 	mta, worker := mailServices(ctx, in, tlsConfig, log)
 	services = append(services, mta, worker)
@@ -139,6 +151,13 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 				if done.ln != nil {
 					done.ln.Close()
 				}
+			}
+			// Background work (the queue worker, the retention purge) has started; stop it
+			// before the caller closes the database under it.
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
+			defer cancel()
+			for _, svc := range services {
+				svc.Shutdown(sctx)
 			}
 			return fmt.Errorf("%s listener %s: %w", e.protocol, e.addr, err)
 		}

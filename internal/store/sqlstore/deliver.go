@@ -149,6 +149,10 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 	for acct, mod := range modseqs {
 		s.hub.publish(acct, mod)
 	}
+	select {
+	case s.indexWake <- struct{}{}:
+	default:
+	}
 	return out, nil
 }
 

@@ -37,6 +37,8 @@ func TestHelperKillWriter(t *testing.T) {
 	}
 	trash, _ := s.FolderByRole(ctx, 1, store.RoleTrash)
 	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(out, "ready")
+	out.Flush()
 	seed, _ := strconv.ParseUint(os.Getenv("MAILROOM_KILL_WRITER_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for i := 0; ; i++ {
@@ -114,7 +116,18 @@ func TestKillMidWrite(t *testing.T) {
 			}
 			close(lines)
 		}()
-		// Let it write for a while, then kill it without warning.
+		// Once the account exists, let it write for a while, then kill it without warning.
+		for ready := false; !ready; {
+			select {
+			case l, ok := <-lines:
+				if !ok || strings.HasPrefix(l, "fatal") {
+					t.Fatalf("round %d: writer failed before it was ready: %q", round, l)
+				}
+				ready = l == "ready"
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: writer not ready", round)
+			}
+		}
 		deadline := time.After(time.Duration(200+rand.IntN(700)) * time.Millisecond)
 		killed := false
 		for !killed {

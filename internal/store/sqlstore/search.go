@@ -69,7 +69,10 @@ func (q *query) body(s string) string {
 	s = strings.ToLower(s)
 	if q.dialect == db.SQLite && utf8.RuneCountInString(s) >= 3 {
 		phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-		return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))`
+		// The index covers the first 16 KiB of each indexed text (migration 0002); longer
+		// texts and texts not indexed yet are searched whole as well.
+		return `(m.blob IN (SELECT t.blob FROM message_text t WHERE t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))` +
+			` OR m.blob IN (SELECT t.blob FROM message_text t WHERE (t.long OR NOT t.indexed) AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\'))`
 	}
 	return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
 }

@@ -48,6 +48,9 @@ type Store struct {
 	opts  Options
 	hub   *hub
 
+	// indexWake nudges the SQLite text indexer after a delivery.
+	indexWake chan struct{}
+
 	stop context.CancelFunc
 	done sync.WaitGroup
 }
@@ -74,7 +77,7 @@ func New(ctx context.Context, d *db.DB, blobs blob.Area, opts Options) (*Store, 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{db: d, blobs: blobs, opts: opts, hub: newHub()}
+	s := &Store{db: d, blobs: blobs, opts: opts, hub: newHub(), indexWake: make(chan struct{}, 1)}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.done.Add(1)
@@ -82,6 +85,13 @@ func New(ctx context.Context, d *db.DB, blobs blob.Area, opts Options) (*Store, 
 		defer s.done.Done()
 		s.watch(wctx)
 	}()
+	if d.Dialect == db.SQLite {
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			s.index(wctx)
+		}()
+	}
 	return s, nil
 }
 

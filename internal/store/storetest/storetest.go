@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -559,6 +560,7 @@ func testSearch(t *testing.T, s store.Store) {
 		{"From: Alice Archer <alice@example.test>\r\nTo: bob@example.test\r\nSubject: Quarterly report\r\nDate: Thu, 01 Jan 2026 09:00:00 +0000\r\nX-Priority: 1\r\n\r\nThe Kontonummer is 4711.\r\n", []string{store.FlagSeen}, day(1)},
 		{"From: bob@example.test\r\nTo: alice@example.test\r\nCc: carol@example.test\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nDate: Sat, 10 Jan 2026 09:00:00 +0000\r\n\r\nMeet at the café, ok?\r\n", []string{store.FlagFlagged, "Work"}, day(10)},
 		{"From: carol@example.test\r\nTo: bob@example.test\r\nSubject: lunch\r\nDate: Tue, 20 Jan 2026 09:00:00 +0000\r\nContent-Type: text/html\r\n\r\n<p>Pizza &amp; <b>pasta</b> 100% sure_thing</p>\r\n" + string(make([]byte, 0)), nil, day(20)},
+		{"From: dave@example.test\r\nTo: bob@example.test\r\nSubject: long\r\nDate: Wed, 21 Jan 2026 09:00:00 +0000\r\n\r\n" + strings.Repeat("filler text ", 3000) + "the needle at the end\r\n", nil, day(21)},
 	}
 	var f store.FolderID
 	for _, m := range msgs {
@@ -571,11 +573,11 @@ func testSearch(t *testing.T, s store.Store) {
 		c    store.Criteria
 		want []store.UID
 	}{
-		{"all", store.Criteria{}, u(1, 2, 3)},
-		{"uid range", store.Criteria{UIDs: []store.UIDRange{{First: 2, Last: 0}}}, u(2, 3)},
+		{"all", store.Criteria{}, u(1, 2, 3, 4)},
+		{"uid range", store.Criteria{UIDs: []store.UIDRange{{First: 2, Last: 0}}}, u(2, 3, 4)},
 		{"empty uid set", store.Criteria{UIDs: []store.UIDRange{}}, nil},
 		{"seen", store.Criteria{Flags: []string{store.FlagSeen}}, u(1)},
-		{"unseen", store.Criteria{NotFlags: []string{store.FlagSeen}}, u(2, 3)},
+		{"unseen", store.Criteria{NotFlags: []string{store.FlagSeen}}, u(2, 3, 4)},
 		{"keyword any case", store.Criteria{Flags: []string{"work"}}, u(2)},
 		{"subject substring any case", store.Criteria{Subject: "REPORT"}, u(1)},
 		{"decoded subject", store.Criteria{Subject: "grüße"}, u(2)},
@@ -594,16 +596,19 @@ func testSearch(t *testing.T, s store.Store) {
 		{"short underscore is no wildcard", store.Criteria{Body: "s_"}, nil},
 		{"text in header", store.Criteria{Text: "quarterly"}, u(1)},
 		{"text in body", store.Criteria{Text: "4711"}, u(1)},
-		{"since", store.Criteria{Since: day(10)}, u(2, 3)},
+		{"since", store.Criteria{Since: day(10)}, u(2, 3, 4)},
 		{"before", store.Criteria{Before: day(10)}, u(1)},
-		{"sent since", store.Criteria{SentSince: day(15)}, u(3)},
+		{"sent since", store.Criteria{SentSince: day(15)}, u(3, 4)},
 		{"sent before", store.Criteria{SentBefore: day(2)}, u(1)},
-		{"larger", store.Criteria{Larger: 150}, u(1, 2, 3)},
+		{"larger", store.Criteria{Larger: 150}, u(1, 2, 3, 4)},
 		{"smaller", store.Criteria{Smaller: 10}, nil},
 		{"or", store.Criteria{Or: [][2]*store.Criteria{{{Subject: "lunch"}, {Flags: []string{store.FlagSeen}}}}}, u(1, 3)},
-		{"not", store.Criteria{Not: []*store.Criteria{{From: "bob"}}}, u(1, 3)},
-		{"and", store.Criteria{To: "bob", NotFlags: []string{store.FlagSeen}}, u(3)},
+		{"not", store.Criteria{Not: []*store.Criteria{{From: "bob"}}}, u(1, 3, 4)},
+		{"and", store.Criteria{To: "bob", NotFlags: []string{store.FlagSeen}}, u(3, 4)},
 		{"quote in phrase", store.Criteria{Body: `say "hi"`}, nil},
+		{"past the indexed part of a long text", store.Criteria{Body: "needle at the END"}, u(4)},
+		{"text past the indexed part", store.Criteria{Text: "the needle"}, u(4)},
+		{"start of a long text", store.Criteria{Body: "filler text filler"}, u(4)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -614,7 +619,7 @@ func testSearch(t *testing.T, s store.Store) {
 		})
 	}
 	ms := ok(s.Search(c, f, &store.Criteria{ModSeq: ok(s.List(c, f))(t)[2].ModSeq}))(t)
-	if !slices.Equal(ms, []store.UID{3}) {
+	if !slices.Equal(ms, []store.UID{3, 4}) {
 		t.Fatalf("modseq search = %v", ms)
 	}
 }
