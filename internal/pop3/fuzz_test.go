@@ -14,7 +14,7 @@ func FuzzCommand(f *testing.F) {
 	for _, s := range []string{
 		"USER alice@example.com", "PASS correct horse battery", "STAT", "LIST 1", "list",
 		"RETR 007", "TOP 1 10", "UIDL", "DELE 1", "AUTH PLAIN AGFAAGI=", "AUTH", "CAPA",
-		"STLS", "QUIT", "", " ", "NOOP  ", "FOO\x00", "\xff\xfeUSER", "TOP  1   2",
+		"STLS", "QUIT", "", " ", "NOOP  ", "USER \u00a0", "USER a\u2028b", "FOO\x00", "\xff\xfeUSER", "TOP  1   2",
 		`USER EXAMPLE\asmith`, "CA\tPA", strings.Repeat("A", 300),
 	} {
 		f.Add(s)
@@ -35,7 +35,10 @@ func FuzzCommand(f *testing.F) {
 				t.Fatalf("argument %q", a)
 			}
 		}
-		if collapsed := strings.Join(strings.Fields(strings.ReplaceAll(cmd.rest, "\t", "\x00")), " "); strings.Join(cmd.args, " ") != strings.ReplaceAll(collapsed, "\x00", "\t") {
+		// Arguments are separated by ASCII spaces only (RFC 1939 3); other white space,
+		// such as U+00A0, is part of an argument.
+		spaces := func(r rune) bool { return r == ' ' }
+		if collapsed := strings.Join(strings.FieldsFunc(cmd.rest, spaces), " "); strings.Join(cmd.args, " ") != collapsed {
 			t.Fatalf("rest %q but arguments %q", cmd.rest, cmd.args)
 		}
 		for i := 0; i < len(line); i++ {
