@@ -53,6 +53,7 @@ func commands() []command {
 		{"device", "ActiveSync devices: list, show, allow, block, quarantine, wipe; access rules", runDevice},
 		{"profile", "iOS/iPadOS e-mail profiles: settings, versions, assignments, rendering, status", runProfile},
 		{"db", "bring the database schema up to date (migrate)", runDB},
+		{"migrate", "copy an SQLite installation into an empty PostgreSQL database", runMigrate},
 	}
 }
 

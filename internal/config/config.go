@@ -23,6 +23,8 @@ type Config struct {
 	HTTP HTTP
 	// DNS says which DNS server mail checks and outbound delivery ask.
 	DNS DNS
+	// Queue tunes outbound delivery.
+	Queue Queue
 	// Limits bounds how long and how much the server waits and accepts.
 	Limits Limits
 	// Dir is the data directory; relative paths in the file resolve against it.
@@ -85,6 +87,14 @@ type DNS struct {
 	Resolver string
 }
 
+// Queue tunes the outbound queue.
+type Queue struct {
+	// Timeout bounds one SMTP conversation with a remote server. A node holds a
+	// recipient's lease for Timeout plus five minutes; if the node dies, another one
+	// retries the recipient once that lease has expired.
+	Timeout time.Duration
+}
+
 // Limits bounds the server's waiting.
 type Limits struct {
 	ShutdownTimeout time.Duration
@@ -108,6 +118,7 @@ func Default(dataDir, hostname string) Config {
 		IMAP:   Listeners{Listen: []string{":2143"}, TLSListen: []string{":2993"}},
 		POP3:   Listeners{Listen: []string{":2110"}, TLSListen: []string{":2995"}},
 		HTTP:   HTTP{Listen: []string{":8080"}, TLSListen: []string{":8443"}},
+		Queue:  Queue{Timeout: 10 * time.Minute},
 		Limits: Limits{ShutdownTimeout: 30 * time.Second},
 		Dir:    absDir(dataDir),
 	}

@@ -219,6 +219,8 @@ func schema() map[string]shape {
 		"http.tls_listen[]":       shapeString,
 		"dns":                     shapeTable,
 		"dns.resolver":            shapeString,
+		"queue":                   shapeTable,
+		"queue.timeout":           shapeString,
 		"limits":                  shapeTable,
 		"limits.shutdown_timeout": shapeString,
 	}

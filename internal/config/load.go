@@ -26,6 +26,7 @@ type file struct {
 	POP3     *filePair  `toml:"pop3"`
 	HTTP     *filePair  `toml:"http"`
 	DNS      *fileDNS   `toml:"dns"`
+	Queue    *fileQueue `toml:"queue"`
 	Limits   *fileLimit `toml:"limits"`
 }
 
@@ -69,6 +70,10 @@ type filePair struct {
 
 type fileDNS struct {
 	Resolver *string `toml:"resolver"`
+}
+
+type fileQueue struct {
+	Timeout *string `toml:"timeout"`
 }
 
 type fileLimit struct {
@@ -211,6 +216,14 @@ func (f *file) apply(c *Config) []*Error {
 	}
 	if f.DNS != nil {
 		setString(&c.DNS.Resolver, f.DNS.Resolver)
+	}
+	if f.Queue != nil && f.Queue.Timeout != nil {
+		d, err := time.ParseDuration(*f.Queue.Timeout)
+		if err != nil {
+			errs = append(errs, &Error{Key: "queue.timeout", Msg: fmt.Sprintf("%q is not a duration such as \"10m\" or \"30s\"", *f.Queue.Timeout), Err: ErrValue})
+		} else {
+			c.Queue.Timeout = d
+		}
 	}
 	if f.Limits != nil && f.Limits.ShutdownTimeout != nil {
 		d, err := time.ParseDuration(*f.Limits.ShutdownTimeout)

@@ -83,6 +83,9 @@ func TestLoadErrors(t *testing.T) {
 		{"size overflow", host + "[smtp]\nmax_message_size = \"9999999999TiB\"\n", 3, "smtp.max_message_size", ErrValue, ""},
 		{"duration", host + "[limits]\nshutdown_timeout = \"soon\"\n", 3, "limits.shutdown_timeout", ErrValue, "not a duration"},
 		{"duration negative", host + "[limits]\nshutdown_timeout = \"-1s\"\n", 3, "limits.shutdown_timeout", ErrValue, "negative"},
+		{"queue timeout", host + "[queue]\ntimeout = \"a while\"\n", 3, "queue.timeout", ErrValue, "not a duration"},
+		{"queue timeout too short", host + "[queue]\ntimeout = \"10ms\"\n", 3, "queue.timeout", ErrValue, "shorter than one second"},
+		{"queue timeout as integer", host + "[queue]\ntimeout = 30\n", 3, "queue.timeout", ErrType, ""},
 		{"relay port out of range", host + "[smtp]\nrelay_port = 70000\n", 3, "smtp.relay_port", ErrValue, "70000"},
 		{"relay port as string", host + "[smtp]\nrelay_port = \"25\"\n", 3, "smtp.relay_port", ErrType, ""},
 		{"resolver without port", host + "[dns]\nresolver = \"127.0.0.1\"\n", 3, "dns.resolver", ErrValue, "host:port"},
@@ -194,6 +197,8 @@ func TestLoadValues(t *testing.T) {
 		{"integer size", host + "[smtp]\nmax_message_size = 1_000\n", func(c Config) bool { return c.SMTP.MaxMessageSize == 1000 }},
 		{"binary size", host + "[smtp]\nmax_message_size = \"1GiB\"\n", func(c Config) bool { return c.SMTP.MaxMessageSize == GiB }},
 		{"duration", host + "[limits]\nshutdown_timeout = \"1m30s\"\n", func(c Config) bool { return c.Limits.ShutdownTimeout == 90*time.Second }},
+		{"queue timeout", host + "[queue]\ntimeout = \"20s\"\n", func(c Config) bool { return c.Queue.Timeout == 20*time.Second }},
+		{"queue timeout default", host, func(c Config) bool { return c.Queue.Timeout == 10*time.Minute }},
 		{"resolver", host + "[dns]\nresolver = \"127.0.0.1:5353\"\n", func(c Config) bool { return c.DNS.Resolver == "127.0.0.1:5353" }},
 		{"dotted keys", host + "imap.listen = [\"127.0.0.1:143\", \"[::1]:143\", \"localhost:1143\"]\n", func(c Config) bool {
 			return len(c.IMAP.Listen) == 3

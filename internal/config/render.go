@@ -80,6 +80,11 @@ func Render(c Config) []byte {
 	w.comment("empty: the system's resolver.")
 	w.key("resolver", quote(c.DNS.Resolver), "")
 
+	w.table("queue")
+	w.comment("Longest SMTP conversation with another server. A node holds a recipient")
+	w.comment("for this plus 5 minutes; if it dies, another node retries after that.")
+	w.key("timeout", quote(c.Queue.Timeout.String()), "")
+
 	w.table("limits")
 	w.comment("How long shutdown waits for open connections to finish.")
 	w.key("shutdown_timeout", quote(c.Limits.ShutdownTimeout.String()), "")

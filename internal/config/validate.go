@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks every value of c. Its *Error values carry keys but no file
@@ -66,6 +67,9 @@ func (c Config) validate(lineOf func(path string) int) []*Error {
 		if _, _, msg := parseAddress(c.DNS.Resolver); msg != "" {
 			bad("dns.resolver", "%s", msg)
 		}
+	}
+	if c.Queue.Timeout < time.Second {
+		bad("queue.timeout", "%s is shorter than one second", c.Queue.Timeout)
 	}
 	if c.Limits.ShutdownTimeout < 0 {
 		bad("limits.shutdown_timeout", "must not be negative")

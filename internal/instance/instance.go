@@ -61,6 +61,15 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*Instance, erro
 	return open(ctx, cfg, logger)
 }
 
+// OpenConfig opens what a validated configuration names, without a configuration file:
+// `mailroom migrate` uses it to set up a PostgreSQL target as the nodes will open it.
+func OpenConfig(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg, logger)
+}
+
 // openStorage opens the database the configuration names and the blob areas of the
 // store and the queue: SQLite with files in the data directory, or PostgreSQL with
 // the bytes in the database too, so that every node sharing it sees the same mail.
@@ -114,7 +123,7 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Instanc
 	in := &Instance{Config: cfg, DB: d, Directory: dir, Store: st, Resolver: resolver(cfg.DNS.Resolver)}
 	in.Flow = &mailflow.Flow{Directory: dir, Mailboxes: st, Logger: logger}
 	in.Queue, err = queue.New(ctx, d, queueBlobs, in.Flow, queue.Config{
-		Hostname: cfg.Hostname, Port: cfg.SMTP.RelayPort, Resolver: in.Resolver,
+		Hostname: cfg.Hostname, Port: cfg.SMTP.RelayPort, Resolver: in.Resolver, Timeout: cfg.Queue.Timeout,
 		// Admin commands (queue retry) and other nodes change the queue from another
 		// process; a short poll lets the server's worker see them within seconds.
 		PollInterval: 5 * time.Second,
