@@ -82,7 +82,7 @@ func TestAuthenticateUnknownTiming(t *testing.T) {
 	mustUser(t, dir, NewUser{Address: "alice@example.com"})
 	timeIt := func(login string) time.Duration {
 		best := time.Hour
-		for range 3 {
+		for range 5 {
 			start := time.Now()
 			_, err := dir.Authenticate(ctx, login, "wrong password")
 			checkErr(t, login, err, ErrBadCredentials)
@@ -91,7 +91,9 @@ func TestAuthenticateUnknownTiming(t *testing.T) {
 		return best
 	}
 	known, unknown := timeIt("alice@example.com"), timeIt("nobody@example.com")
-	if unknown < known/2 {
+	// Skipping the hash would make an unknown login around a hundred times faster; a
+	// quarter leaves room for a loaded machine without hiding that.
+	if unknown < known/4 {
 		t.Errorf("unknown login took %v, a wrong password %v: timing tells them apart", unknown, known)
 	}
 }
