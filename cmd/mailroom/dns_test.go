@@ -21,14 +21,20 @@ type dnsServer struct {
 func startDNS(t *testing.T) *dnsServer {
 	t.Helper()
 	d := &dnsServer{}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
+	// The UDP port the system picks may be taken for TCP: try a few.
+	var pc net.PacketConn
+	var ln net.Listener
+	for attempt := 0; ln == nil; attempt++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if attempt == 20 {
+				t.Fatal(err)
+			}
+		}
 	}
 	d.Addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: d}

@@ -90,8 +90,8 @@ type DNS struct {
 // Queue tunes the outbound queue.
 type Queue struct {
 	// Timeout bounds one SMTP conversation with a remote server. A node holds a
-	// recipient's lease for Timeout plus five minutes; if the node dies, another one
-	// retries the recipient once that lease has expired.
+	// recipient's lease for Timeout plus as much again (at most five minutes more); if
+	// the node dies, another one retries the recipient once that lease has expired.
 	Timeout time.Duration
 }
 

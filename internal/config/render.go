@@ -82,7 +82,7 @@ func Render(c Config) []byte {
 
 	w.table("queue")
 	w.comment("Longest SMTP conversation with another server. A node holds a recipient")
-	w.comment("for this plus 5 minutes; if it dies, another node retries after that.")
+	w.comment("for twice this (at most 5 minutes more); if it dies, another node retries after that.")
 	w.key("timeout", quote(c.Queue.Timeout.String()), "")
 
 	w.table("limits")

@@ -109,8 +109,8 @@ type Config struct {
 	DelayNotice   time.Duration // send a delay notification after this long; default 4 hours
 	BackoffBase   time.Duration // first wait after a temporary failure; default 5 minutes
 	BackoffMax    time.Duration // longest wait between attempts; default 4 hours
-	// Timeout bounds one SMTP conversation; a recipient's lease lasts Timeout plus five
-	// minutes. Default 10 minutes.
+	// Timeout bounds one SMTP conversation; a recipient's lease lasts Timeout plus as
+	// much again, at most five minutes more. Default 10 minutes.
 	Timeout time.Duration
 	// PollInterval is the longest the worker sleeps, so that work added by another
 	// process (an admin command) is seen. Default 1 minute.
@@ -206,7 +206,7 @@ func defaults(c *Config) {
 func (q *Queue) now() time.Time { return q.cfg.Now() }
 
 // lease is how long a claimed recipient stays ours: one conversation and some slack.
-func (q *Queue) lease() time.Duration { return q.cfg.Timeout + 5*time.Minute }
+func (q *Queue) lease() time.Duration { return q.cfg.Timeout + min(q.cfg.Timeout, 5*time.Minute) }
 
 // Enqueue makes the message durable in the queue and returns its id: when it returns
 // nil the blob is fsynced and the rows are committed, so the SMTP server may answer 250.
