@@ -27,6 +27,10 @@ const usage = `usage: mailbench SCENARIO [flags]
 
 Scenarios:
   smtp    send messages over SMTP and measure acceptance and end-to-end delivery
+  imap           a mix of IMAP commands from many clients: ops/s and latency per command
+  imap-idle      hold many IDLE connections open (for the server's memory per connection)
+  imap-fetchall  time UID FETCH 1:* (FLAGS ENVELOPE) by a fresh client
+  maildir        write the test messages into a Maildir (to fill both servers alike)
 
 Run "mailbench smtp -h" for the flags of a scenario.
 `
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "smtp":
 		return runSMTP(ctx, args[1:], stdout, stderr)
+	case "imap", "imap-idle", "imap-fetchall", "maildir":
+		return runIMAPScenario(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
