@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"mailroom/internal/connserver"
 	"mailroom/internal/directory"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
@@ -100,15 +100,8 @@ var ErrServerClosed = fmt.Errorf("imap: server closed: %w", net.ErrClosed)
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	base   context.Context
-	cancel context.CancelFunc
 	nextID atomic.Uint64
-
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	wg        sync.WaitGroup
+	conns  *connserver.Server
 }
 
 // New returns a server built from c, with defaults for its zero fields.
@@ -129,15 +122,8 @@ func New(c Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	base, cancel := context.WithCancel(context.Background())
-	return &Server{
-		cfg:       c,
-		log:       log.With("protocol", "imap"),
-		base:      base,
-		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-	}
+	log = log.With("protocol", "imap")
+	return &Server{cfg: c, log: log, conns: connserver.New(log)}
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return
@@ -147,68 +133,16 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 	if implicitTLS && s.cfg.TLS == nil {
 		return errors.New("imap: implicit TLS needs a TLS configuration")
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
+	err := s.conns.Serve(ln, func(nc net.Conn) connserver.Session {
+		return conn{newSession(s, nc, implicitTLS)}
+	})
+	if errors.Is(err, connserver.ErrClosed) {
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("imap: accept: %w", err)
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", "addr", ln.Addr().String(), "err", err, "retry", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		s.start(conn, implicitTLS)
+	if err != nil {
+		return fmt.Errorf("imap: %w", err)
 	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
-
-// start runs a session for conn in its own goroutine, unless the server is shutting
-// down.
-func (s *Server) start(conn net.Conn, implicitTLS bool) {
-	c := newSession(s, conn, implicitTLS)
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		conn.Close()
-		return
-	}
-	s.sessions[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.sessions, c)
-			s.mu.Unlock()
-		}()
-		c.serve(s.base)
-	}()
+	return nil
 }
 
 // Shutdown stops accepting connections and ends every session: one waiting for a
@@ -217,36 +151,15 @@ func (s *Server) start(conn net.Conn, implicitTLS bool) {
 // first, it closes the remaining connections, cancels their store calls and returns
 // ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		ln.Close()
+	if err := s.conns.Shutdown(ctx); err != nil {
+		return fmt.Errorf("imap: %w", err)
 	}
-	sessions := make([]*session, 0, len(s.sessions))
-	for c := range s.sessions {
-		sessions = append(sessions, c)
-	}
-	s.mu.Unlock()
-
-	for _, c := range sessions {
-		c.interrupt()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		s.mu.Lock()
-		for c := range s.sessions {
-			c.raw.Close()
-		}
-		s.mu.Unlock()
-		return fmt.Errorf("imap: shutdown: %w", ctx.Err())
-	}
+	return nil
 }
+
+// conn adapts a session to the shared connection server.
+type conn struct{ *session }
+
+func (c conn) Serve(ctx context.Context) { c.serve(ctx) }
+func (c conn) Interrupt()                { c.interrupt() }
+func (c conn) Close()                    { c.raw.Close() }

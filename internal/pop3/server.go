@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"mailroom/internal/connserver"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
 )
@@ -82,20 +82,11 @@ var ErrServerClosed = fmt.Errorf("pop3: server closed: %w", net.ErrClosed)
 // Server is a POP3 server. It is safe for concurrent use; one Server may serve several
 // listeners at once, plain and implicit-TLS, which share its maildrop locks.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	// base is the parent of every session's context; Shutdown cancels it when its
-	// own context ends before the sessions do.
-	base   context.Context
-	cancel context.CancelFunc
+	cfg    Config
+	log    *slog.Logger
 	locks  lockTable
 	nextID atomic.Uint64
-
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	wg        sync.WaitGroup
+	conns  *connserver.Server
 }
 
 // New returns a server built from c, with defaults for its zero fields.
@@ -113,15 +104,12 @@ func New(c Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	base, cancel := context.WithCancel(context.Background())
+	log = log.With("protocol", "pop3")
 	return &Server{
-		cfg:       c,
-		log:       log.With("protocol", "pop3"),
-		base:      base,
-		cancel:    cancel,
-		locks:     lockTable{held: map[store.AccountID]bool{}},
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
+		cfg:   c,
+		log:   log,
+		locks: lockTable{held: map[store.AccountID]bool{}},
+		conns: connserver.New(log),
 	}
 }
 
@@ -132,83 +120,23 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 	if implicitTLS && s.cfg.TLS == nil {
 		return errors.New("pop3: implicit TLS needs a TLS configuration")
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
+	err := s.conns.Serve(ln, func(nc net.Conn) connserver.Session {
+		return conn{&session{
+			srv:         s,
+			raw:         nc,
+			conn:        nc,
+			implicitTLS: implicitTLS,
+			log: s.log.With("session", s.nextID.Add(1), "remote", nc.RemoteAddr().String(),
+				"implicit_tls", implicitTLS),
+		}}
+	})
+	if errors.Is(err, connserver.ErrClosed) {
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("pop3: accept: %w", err)
-			}
-			// Running out of file descriptors and the like passes; wait a little
-			// rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", "addr", ln.Addr().String(), "err", err, "retry", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		s.start(conn, implicitTLS)
+	if err != nil {
+		return fmt.Errorf("pop3: %w", err)
 	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
-
-// start runs a session for conn in its own goroutine, unless the server is shutting
-// down.
-func (s *Server) start(conn net.Conn, implicitTLS bool) {
-	c := &session{
-		srv:         s,
-		raw:         conn,
-		conn:        conn,
-		implicitTLS: implicitTLS,
-		log: s.log.With("session", s.nextID.Add(1), "remote", conn.RemoteAddr().String(),
-			"implicit_tls", implicitTLS),
-	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		conn.Close()
-		return
-	}
-	s.sessions[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		// A bug must cost one connection, not the process serving every protocol.
-		defer func() {
-			if p := recover(); p != nil {
-				c.log.Error("session panicked", "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		defer func() {
-			s.mu.Lock()
-			delete(s.sessions, c)
-			s.mu.Unlock()
-		}()
-		c.serve(s.base)
-	}()
+	return nil
 }
 
 // Shutdown stops accepting connections, tells every session waiting for a command
@@ -218,39 +146,18 @@ func (s *Server) start(conn net.Conn, implicitTLS bool) {
 // returns ctx's error; no session enters the UPDATE state then, so nothing is deleted
 // that the client did not see confirmed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		ln.Close()
+	if err := s.conns.Shutdown(ctx); err != nil {
+		return fmt.Errorf("pop3: %w", err)
 	}
-	sessions := make([]*session, 0, len(s.sessions))
-	for c := range s.sessions {
-		sessions = append(sessions, c)
-	}
-	s.mu.Unlock()
-
-	for _, c := range sessions {
-		c.interrupt()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		s.mu.Lock()
-		for c := range s.sessions {
-			c.raw.Close()
-		}
-		s.mu.Unlock()
-		return fmt.Errorf("pop3: shutdown: %w", ctx.Err())
-	}
+	return nil
 }
+
+// conn adapts a session to the shared connection server.
+type conn struct{ *session }
+
+func (c conn) Serve(ctx context.Context) { c.serve(ctx) }
+func (c conn) Interrupt()                { c.interrupt() }
+func (c conn) Close()                    { c.raw.Close() }
 
 // lockTable gives one session at a time exclusive access to a maildrop (RFC 1939
 // section 8). It only knows the sessions of this process: locking across several
