@@ -62,10 +62,13 @@ if [ "$FUZZTIME" != 0 ]; then
     internal/config:FuzzLoad internal/directory:FuzzParseAddress internal/autodiscover:FuzzAutodiscoverRequest \
     internal/msgauth:FuzzCheck internal/imap:FuzzWriteFetch; do
     pkg=${target%%:*} fn=${target##*:}
-    go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "./$pkg" >/dev/null || {
+    log=$(mktemp)
+    go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "./$pkg" >"$log" 2>&1 || {
+      tail -n 40 "$log" >&2
       echo "fuzzing $fn in $pkg found a failure; rerun: go test -run '^$' -fuzz '^${fn}\$' ./$pkg" >&2
       exit 1
     }
+    rm -f "$log"
   done
 fi
 
