@@ -1,7 +1,8 @@
 // Package blob keeps message bytes, content-addressed by their SHA-256, each written
-// once however many mailboxes hold it: in files beside an SQLite database (Dir), or in
-// rows of the PostgreSQL database itself (Table), so that PostgreSQL alone is a
-// complete shared deployment.
+// once however many mailboxes hold it: on a single machine small ones in the SQLite
+// database and large ones in files beside it (Local, over Dir), or in rows of the
+// PostgreSQL database itself (Table), so that PostgreSQL alone is a complete shared
+// deployment.
 //
 // Blobs are immutable; the package never rewrites one in place. Which blobs are still
 // referenced is the caller's business (the store counts references, the queue counts
@@ -50,6 +51,7 @@ type Area interface {
 var (
 	_ Area = (*Dir)(nil)
 	_ Area = (*Table)(nil)
+	_ Area = (*Local)(nil)
 )
 
 // Dir is a blob area on the local file system. A blob is durable when Put returns: the

@@ -23,12 +23,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // the embedded default: pure Go, FTS5 built in, $N bound by number
+	"modernc.org/sqlite" // the embedded default: pure Go, FTS5 built in, $N bound by number
 )
 
 // Dialect names the SQL engine behind a DB, for the few statements that differ.
@@ -50,6 +51,12 @@ type DB struct {
 	write   *sql.DB
 	mu      sync.Mutex // SQLite: one writer at a time in this process; unused on PostgreSQL
 	connCfg *pgx.ConnConfig
+	queries atomic.Uint64 // statements sent (count.go)
+
+	// SQLite group commit: writers queue their work here; whoever holds mu next runs
+	// everything queued in one transaction (see Write).
+	qmu   sync.Mutex
+	queue []*job
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at file in WAL mode with
@@ -67,10 +74,13 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + file + "?" + q.Encode()
-	write, err := sql.Open("sqlite", dsn)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
+	d := &DB{Dialect: SQLite}
+	conns := countingConnector{Connector: base, n: &d.queries}
+	write := sql.OpenDB(conns)
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
@@ -78,14 +88,11 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open database %s: %w", file, err)
-	}
+	read := sql.OpenDB(conns)
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{Dialect: SQLite, read: read, write: write}, nil
+	d.read, d.write = read, write
+	return d, nil
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn (a postgres:// URL or
@@ -96,6 +103,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL connection string: %w", err)
 	}
+	d := &DB{Dialect: Postgres, connCfg: cfg}
+	cfg.Tracer = pgCounter{n: &d.queries}
 	pool := stdlib.OpenDB(*cfg)
 	pool.SetMaxOpenConns(32)
 	pool.SetMaxIdleConns(8)
@@ -104,7 +113,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", describe(cfg), err)
 	}
-	return &DB{Dialect: Postgres, read: pool, write: pool, connCfg: cfg}, nil
+	d.read, d.write = pool, pool
+	return d, nil
 }
 
 // describe names a PostgreSQL server and database for messages, without the password.
@@ -159,19 +169,194 @@ func (d *DB) Snapshot(ctx context.Context) (*sql.Tx, error) {
 	return tx, nil
 }
 
-// WriteTx runs fn in a write transaction and commits it. If fn returns an error the
-// transaction is rolled back and the error returned unchanged.
-//
-// On PostgreSQL transactions run concurrently in READ COMMITTED; one that the server
-// aborts as a deadlock victim or a serialisation failure is run again from the start,
-// so fn must be safe to repeat (reset what it collects at its top).
+// WriteTx runs fn in a write transaction and commits it. If fn returns an error its
+// writes are undone and the error returned unchanged. It is Write without an After.
 func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return d.Write(ctx, Work{Tx: fn})
+}
+
+// Work is one writer's part of a write transaction.
+type Work struct {
+	// Tx makes the writes. It may be run more than once (on PostgreSQL after the server
+	// aborted it as a deadlock victim or a serialisation failure; on SQLite after another
+	// writer's failure ended the transaction they shared), so it resets what it collects
+	// at its top.
+	Tx func(tx *sql.Tx) error
+	// After, when set, runs once the outcome is final, with nil when Tx's writes are
+	// committed and the reason when they are not. On SQLite it runs under the write
+	// lock, so what it does (removing a file no row refers to) no other writer
+	// interleaves with.
+	After func(err error)
+}
+
+// Write runs w.Tx in a write transaction, commits it and returns once the outcome is
+// durable.
+//
+// On PostgreSQL transactions run concurrently in READ COMMITTED, each with its own
+// commit; one the server aborts as a deadlock victim or a serialisation failure is
+// run again from the start.
+//
+// On SQLite, where there is one writer and each commit costs an fsync, concurrent
+// writers share commits (group commit): a writer queues its work and whoever holds the
+// write lock next runs every queued Tx in one transaction, each inside a savepoint of
+// its own so that one Tx's error undoes only its own writes, then commits once. No
+// writer hears of success before that commit.
+func (d *DB) Write(ctx context.Context, w Work) error {
 	if d.Dialect == Postgres {
-		return d.writeTxLocked(ctx, fn)
+		err := d.writeTxLocked(ctx, w.Tx)
+		if w.After != nil {
+			w.After(err)
+		}
+		return err
 	}
+	j := &job{ctx: ctx, work: w}
+	d.qmu.Lock()
+	d.queue = append(d.queue, j)
+	d.qmu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.writeTxLocked(ctx, fn)
+	if !j.done {
+		d.qmu.Lock()
+		batch := d.queue
+		d.queue = nil
+		d.qmu.Unlock()
+		d.runBatch(batch)
+	}
+	return j.err
+}
+
+// job is one queued Write on SQLite. Its fields are written under DB.mu.
+type job struct {
+	ctx  context.Context
+	work Work
+	err  error
+	done bool
+}
+
+func (j *job) finish(err error) {
+	j.err = err
+	if j.work.After != nil {
+		j.work.After(err)
+	}
+	j.done = true
+}
+
+// maxBatch bounds the writers one shared transaction serves, so that none waits for
+// an unbounded queue ahead of it.
+const maxBatch = 128
+
+// runBatch runs queued jobs under mu, maxBatch at a time.
+func (d *DB) runBatch(jobs []*job) {
+	for len(jobs) > 0 {
+		n := min(len(jobs), maxBatch)
+		d.runShared(jobs[:n])
+		jobs = jobs[n:]
+	}
+}
+
+// runShared runs jobs in one transaction and finishes each. A job whose caller has
+// given up is not started. If the engine ends the whole transaction while a job runs
+// (SQLite rolls back on an interrupted statement, as when a caller's context ends,
+// and on some I/O errors), that job fails and the others run again in a new one.
+func (d *DB) runShared(jobs []*job) {
+	for len(jobs) > 0 {
+		live := jobs[:0:0]
+		for _, j := range jobs {
+			if err := j.ctx.Err(); err != nil {
+				j.finish(fmt.Errorf("write transaction: %w", err))
+				continue
+			}
+			live = append(live, j)
+		}
+		if len(live) == 1 {
+			live[0].finish(d.writeTxOnce(live[0].ctx, live[0].work.Tx))
+			return
+		}
+		if len(live) == 0 {
+			return
+		}
+		jobs = d.shareTx(live)
+	}
+}
+
+// shareTx runs jobs in one transaction, each in a savepoint, and finishes them; it
+// returns the jobs to run again when the transaction ended under one of them.
+func (d *DB) shareTx(jobs []*job) (again []*job) {
+	// The transaction outlives any one caller's context: a caller that gives up
+	// mid-way fails alone (above), the others still commit.
+	ctx := context.Background()
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		err = fmt.Errorf("begin write transaction: %w", err)
+		for _, j := range jobs {
+			j.finish(err)
+		}
+		return nil
+	}
+	failed := map[*job]error{}
+	for i, j := range jobs {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT mailroom_writer`); err != nil {
+			_ = tx.Rollback()
+			j.finish(fmt.Errorf("begin write: %w", err))
+			return rerun(jobs[:i], jobs[i+1:], failed)
+		}
+		ferr := j.work.Tx(tx)
+		if err := endSavepoint(ctx, tx, ferr != nil); err != nil {
+			// The engine ended the transaction under this job: what the jobs before it
+			// wrote is gone too, so they run again; this one fails.
+			_ = tx.Rollback()
+			if ferr == nil {
+				ferr = fmt.Errorf("write transaction: %w", err)
+			}
+			j.finish(ferr)
+			return rerun(jobs[:i], jobs[i+1:], failed)
+		}
+		if ferr != nil {
+			failed[j] = ferr
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+		for _, j := range jobs {
+			if ferr, ok := failed[j]; ok {
+				j.finish(ferr)
+			} else {
+				j.finish(err)
+			}
+		}
+		return nil
+	}
+	for _, j := range jobs {
+		j.finish(failed[j])
+	}
+	return nil
+}
+
+// endSavepoint keeps (or, with undo, rolls back) what was written since the savepoint.
+// An error means the transaction itself has ended.
+func endSavepoint(ctx context.Context, tx *sql.Tx, undo bool) error {
+	if undo {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO mailroom_writer`); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `RELEASE mailroom_writer`)
+	return err
+}
+
+// rerun lists the jobs of a transaction that ended early which must run again: those
+// that ran before without an error of their own (jobs that failed are finished with
+// their error, their writes having been undone anyway) and those not yet started.
+func rerun(before, after []*job, failed map[*job]error) []*job {
+	var again []*job
+	for _, j := range before {
+		if ferr, ok := failed[j]; ok {
+			j.finish(ferr)
+			continue
+		}
+		again = append(again, j)
+	}
+	return append(again, after...)
 }
 
 // SerialTx runs fn in a write transaction that no other SerialTx with the same name

@@ -91,9 +91,9 @@ func openStorage(ctx context.Context, cfg config.Config) (d *db.DB, storeBlobs, 
 	if d, err = db.OpenSQLite(ctx, cfg.Path(cfg.Store.Path)); err != nil {
 		return nil, nil, nil, err
 	}
-	var st, qu *blob.Dir
-	if st, err = blob.Open(cfg.Path(cfg.Store.Blobs)); err == nil {
-		qu, err = blob.Open(cfg.Path("queue"))
+	var st, qu *blob.Local
+	if st, err = blob.OpenLocal(ctx, d, cfg.Path(cfg.Store.Blobs), "store", blob.DefaultInlineLimit); err == nil {
+		qu, err = blob.OpenLocal(ctx, d, cfg.Path("queue"), "queue", blob.DefaultInlineLimit)
 	}
 	if err != nil {
 		d.Close()

@@ -131,9 +131,28 @@ func convert(v any, typ string) (any, error) {
 	}
 }
 
-// copyBlobs writes the message bytes of the store and the queue from the source's blob
-// files into blob_data, under the ids blob.Table uses. Each file must hash to its id.
+// copyBlobs writes the message bytes of the store and the queue from the source (its
+// blob_data rows, where blob.Local keeps small blobs, and its blob files) into
+// blob_data, under the ids blob.Table uses. Each blob must hash to its id.
 func (c *copier) copyBlobs(ctx context.Context, tx pgx.Tx) error {
+	inline, err := strings1(ctx, c.src, `SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'blob_data'`)
+	if err != nil {
+		return fmt.Errorf("source blob_data: %w", err)
+	}
+	dirs := map[string]*blob.Dir{}
+	read := func(name, id string) ([]byte, error) {
+		if len(inline) > 0 {
+			var data []byte
+			err := c.src.QueryRowContext(ctx, `SELECT data FROM blob_data WHERE id = $1`, name+"/"+id).Scan(&data)
+			if err == nil {
+				return data, nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+		}
+		return dirs[name].Read(ctx, id)
+	}
 	type area struct {
 		name, dir, query string
 	}
@@ -144,7 +163,6 @@ func (c *copier) copyBlobs(ctx context.Context, tx pgx.Tx) error {
 	if c.tables["queue_messages"] {
 		areas = append(areas, area{queueArea, c.o.QueueBlobs, `SELECT DISTINCT blob FROM queue_messages ORDER BY blob`})
 	}
-	dirs := map[string]*blob.Dir{}
 	var ids []string
 	for _, a := range areas {
 		list, err := strings1(ctx, c.src, a.query)
@@ -179,7 +197,7 @@ func (c *copier) copyBlobs(ctx context.Context, tx pgx.Tx) error {
 		key := ids[i]
 		i++
 		name, id, _ := strings.Cut(key, "/")
-		data, err := dirs[name].Read(ctx, id)
+		data, err := read(name, id)
 		if err != nil {
 			return nil, fmt.Errorf("source %s blob %s: %w", name, id, err)
 		}

@@ -263,7 +263,7 @@ func sourceTables(ctx context.Context, src queryer) ([]string, error) {
 		return nil, fmt.Errorf("source tables: %w", err)
 	}
 	all, err := strings1(ctx, src, `SELECT name FROM sqlite_master WHERE type = 'table'
-		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'schema_migrations' ORDER BY name`)
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT IN ('schema_migrations', 'blob_data') ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("source tables: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"mailroom/internal/blob"
+	"mailroom/internal/db"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -70,8 +71,8 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 	for i, p := range to {
 		accounts[i] = p.Account
 	}
-	err = s.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
-		err := runTx(func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, db.Work{
+		Tx: func(tx *sql.Tx) error {
 			out = out[:0]
 			clear(modseqs)
 			if err := s.lockAccounts(ctx, tx, accounts...); err != nil {
@@ -132,16 +133,18 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 				out = append(out, store.Delivered{Account: p.Account, Folder: folder, ID: id, UID: uid, ModSeq: mod})
 			}
 			return nil
-		})
-		if err != nil {
+		},
+		After: func(err error) {
+			if err == nil {
+				return
+			}
 			// Nothing refers to a blob this delivery wrote: take the file away again, unless
 			// another message holds the same bytes.
 			var n int
-			if qerr := s.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE id = $1`, blobID).Scan(&n); qerr == nil && n == 0 {
+			if qerr := s.db.Read().QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM blobs WHERE id = $1`, blobID).Scan(&n); qerr == nil && n == 0 {
 				s.removeBlobs([]string{blobID})
 			}
-		}
-		return err
+		},
 	})
 	if err != nil {
 		return nil, err

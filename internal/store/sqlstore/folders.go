@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
@@ -89,9 +90,10 @@ func (s *Store) SetQuota(ctx context.Context, id store.AccountID, bytes int64) e
 
 // RemoveAccount implements store.Store.
 func (s *Store) RemoveAccount(ctx context.Context, id store.AccountID) error {
-	return s.db.Locked(ctx, func(tx func(func(*sql.Tx) error) error) error {
-		var orphans []string
-		err := tx(func(tx *sql.Tx) error {
+	var orphans []string
+	return s.db.Write(ctx, db.Work{
+		Tx: func(tx *sql.Tx) error {
+			orphans = nil
 			if err := s.lockAccounts(ctx, tx, id); err != nil {
 				return err
 			}
@@ -110,12 +112,12 @@ func (s *Store) RemoveAccount(ctx context.Context, id store.AccountID) error {
 				}
 			}
 			return nil
-		})
-		if err != nil {
-			return err
-		}
-		s.removeBlobs(orphans)
-		return nil
+		},
+		After: func(err error) {
+			if err == nil {
+				s.removeBlobs(orphans)
+			}
+		},
 	})
 }
 
@@ -407,9 +409,10 @@ func (s *Store) RenameFolder(ctx context.Context, folder, newParent store.Folder
 func (s *Store) DeleteFolder(ctx context.Context, folder store.FolderID) error {
 	var account store.AccountID
 	var m store.ModSeq
-	err := s.db.Locked(ctx, func(tx func(func(*sql.Tx) error) error) error {
-		var orphans []string
-		err := tx(func(tx *sql.Tx) error {
+	var orphans []string
+	err := s.db.Write(ctx, db.Work{
+		Tx: func(tx *sql.Tx) error {
+			orphans = nil
 			if err := s.lockFolderAccount(ctx, tx, folder); err != nil {
 				return err
 			}
@@ -449,12 +452,12 @@ func (s *Store) DeleteFolder(ctx context.Context, folder store.FolderID) error {
 				return fmt.Errorf("delete folder %d: %w", folder, err)
 			}
 			return logChange(ctx, tx, account, store.Change{ModSeq: m, Kind: store.ChangeFolderDeleted, Folder: folder})
-		})
-		if err != nil {
-			return err
-		}
-		s.removeBlobs(orphans)
-		return nil
+		},
+		After: func(err error) {
+			if err == nil {
+				s.removeBlobs(orphans)
+			}
+		},
 	})
 	if err != nil {
 		return err

@@ -20,11 +20,15 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // place is where one test's store lives: a directory holding the SQLite database and
-// the blob files, or, in the PostgreSQL pass, a database of its own.
-type place struct{ dir, pg string }
+// the blob files, or, in the PostgreSQL pass, a database of its own. On SQLite, blobs
+// up to inline bytes live in the database (blob.Local), as they do in production.
+type place struct {
+	dir, pg string
+	inline  int
+}
 
 func newPlace(t testing.TB) place {
-	p := place{dir: t.TempDir()}
+	p := place{dir: t.TempDir(), inline: blob.DefaultInlineLimit}
 	if pgtest.Enabled() {
 		p.pg = pgtest.Start(t)
 	}
@@ -44,7 +48,7 @@ func open(t testing.TB, p place) (*sqlstore.Store, *db.DB, blob.Area) {
 		}
 	} else {
 		if d, err = db.OpenSQLite(ctx, filepath.Join(p.dir, "mailroom.db")); err == nil {
-			b, err = blob.Open(filepath.Join(p.dir, "blobs"))
+			b, err = blob.OpenLocal(ctx, d, filepath.Join(p.dir, "blobs"), "store", p.inline)
 		}
 	}
 	if err != nil {
@@ -57,22 +61,47 @@ func open(t testing.TB, p place) (*sqlstore.Store, *db.DB, blob.Area) {
 	return s, d, b
 }
 
-func newStore(t *testing.T) store.Store {
-	s, d, _ := open(t, newPlace(t))
-	t.Cleanup(func() {
-		s.Close()
-		d.Close()
-	})
-	return s
+// tiers runs a test with SQLite keeping message bytes in the database and, again, in
+// files (every blob over the inline limit); PostgreSQL keeps them in rows either way.
+func tiers(t *testing.T, test func(t *testing.T, newPlace func(testing.TB) place)) {
+	if pgtest.Enabled() {
+		test(t, newPlace)
+		return
+	}
+	for _, tier := range []struct {
+		name   string
+		inline int
+	}{{"inline", blob.DefaultInlineLimit}, {"files", 0}} {
+		t.Run(tier.name, func(t *testing.T) {
+			test(t, func(t testing.TB) place {
+				p := newPlace(t)
+				p.inline = tier.inline
+				return p
+			})
+		})
+	}
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, newStore)
+	tiers(t, func(t *testing.T, newPlace func(testing.TB) place) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, d, _ := open(t, newPlace(t))
+			t.Cleanup(func() {
+				s.Close()
+				d.Close()
+			})
+			return s
+		})
+	})
 }
 
 // TestBlobFilesFollowReferences checks what the interface cannot show: a blob (file or
 // row) lives exactly as long as a message refers to it.
 func TestBlobFilesFollowReferences(t *testing.T) {
+	tiers(t, testBlobLifetime)
+}
+
+func testBlobLifetime(t *testing.T, newPlace func(testing.TB) place) {
 	s, d, blobs := open(t, newPlace(t))
 	defer d.Close()
 	defer s.Close()

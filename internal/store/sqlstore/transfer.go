@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
@@ -142,10 +143,10 @@ func (s *Store) Expunge(ctx context.Context, folder store.FolderID, uids []store
 	var gone []store.UID
 	var account store.AccountID
 	var m store.ModSeq
-	err := s.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
-		var orphans []string
-		err := runTx(func(tx *sql.Tx) error {
-			gone, m = nil, 0
+	var orphans []string
+	err := s.db.Write(ctx, db.Work{
+		Tx: func(tx *sql.Tx) error {
+			gone, m, orphans = nil, 0, nil
 			var err error
 			if account, err = folderAccount(ctx, tx, folder); err != nil {
 				return err
@@ -184,12 +185,12 @@ func (s *Store) Expunge(ctx context.Context, folder store.FolderID, uids []store
 				return err
 			}
 			return touchFolder(ctx, tx, folder, m, -len(rows), -unseen, -total)
-		})
-		if err != nil {
-			return err
-		}
-		s.removeBlobs(orphans)
-		return nil
+		},
+		After: func(err error) {
+			if err == nil {
+				s.removeBlobs(orphans)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
