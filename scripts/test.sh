@@ -10,8 +10,9 @@ export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 # Debian packages the tests drive as real peers and clients.
 # PostgreSQL is installed for its binaries only: the tests start throw-away clusters of
 # their own (internal/pgtest); the Debian service is not used.
+# Chromium runs the browser tests (chromedp): the console, OAuth sign-in with TOTP.
 packages=(python3 sqlite3 curl openssl libwbxml2-utils postfix swaks msmtp fetchmail isync
-  opendkim-tools python3-dkim python3-nacl postgresql postgresql-contrib)
+  opendkim-tools python3-dkim python3-nacl python3-caldav postgresql postgresql-contrib chromium)
 need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
@@ -60,7 +61,11 @@ if [ "$FUZZTIME" != 0 ]; then
     internal/imap/imapwire:FuzzReadCommand internal/pop3:FuzzCommand internal/smtp:FuzzSession \
     internal/wbxml:FuzzDecode internal/mime:FuzzParse internal/mailio:FuzzMboxReader \
     internal/config:FuzzLoad internal/directory:FuzzParseAddress internal/autodiscover:FuzzAutodiscoverRequest \
-    internal/msgauth:FuzzCheck internal/imap:FuzzWriteFetch; do
+    internal/msgauth:FuzzCheck internal/imap:FuzzWriteFetch \
+    internal/activesync:FuzzKQL internal/activesync:FuzzFindRequest internal/scep:FuzzParseRequest \
+    internal/auth:FuzzParseOAuthBearer internal/auth:FuzzParseXOAUTH2 internal/web:FuzzParseSettings \
+    internal/oauth:FuzzParseUserCode internal/oauth:FuzzNormalizeRecoveryCode internal/adminapi:FuzzDecodeJSON \
+    internal/pim:FuzzParseCalendar internal/pim:FuzzParseContact internal/dav:FuzzRequestXML internal/dav:FuzzHandler; do
     pkg=${target%%:*} fn=${target##*:}
     log=$(mktemp)
     go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "./$pkg" >"$log" 2>&1 || {

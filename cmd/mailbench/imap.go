@@ -124,9 +124,15 @@ type imapOptions struct {
 }
 
 // commonIMAPFlags declares the flags every IMAP scenario has and returns a function
-// that checks them once parsed.
-func commonIMAPFlags(fs *flag.FlagSet, s *imapSetup) func() error {
-	addr := fs.String("addr", "", "IMAP server `host:port`; loopback only (127.0.0.0/8, ::1, localhost)")
+// that checks them once parsed. A scenario that spreads its clients over several
+// servers (several) accepts more than one --addr.
+func commonIMAPFlags(fs *flag.FlagSet, s *imapSetup, several bool) func() error {
+	var addrs listFlag
+	usage := "IMAP server `host:port`; loopback only (127.0.0.0/8, ::1, localhost)"
+	if several {
+		usage += "; repeat or separate with commas to spread the clients over several servers in turn"
+	}
+	fs.Var(&addrs, "addr", usage)
 	mode := fs.String("tls", "implicit", "`mode`: implicit (IMAPS), starttls or none")
 	fs.StringVar(&s.user, "user", "", "login `name`")
 	fs.StringVar(&s.pass, "password", "", "login `password`")
@@ -134,13 +140,14 @@ func commonIMAPFlags(fs *flag.FlagSet, s *imapSetup) func() error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("unexpected arguments %q", fs.Args())
 		}
-		if *addr == "" {
-			return errors.New("--addr is required")
-		}
 		var err error
-		if s.addr, err = loopbackAddr(*addr); err != nil {
-			return fmt.Errorf("--addr: %w", err)
+		if s.addrs, err = loopbackAddrs(addrs); err != nil {
+			return err
 		}
+		if len(s.addrs) > 1 && !several {
+			return fmt.Errorf("--addr: this scenario takes one address, not %d", len(s.addrs))
+		}
+		s.addr = s.addrs[0]
 		if s.tls, err = parseIMAPTLS(*mode); err != nil {
 			return err
 		}
@@ -158,7 +165,7 @@ func parseIMAPFlags(args []string, stderr io.Writer) (imapOptions, error) {
 	fs := flag.NewFlagSet("mailbench imap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o imapOptions
-	check := commonIMAPFlags(fs, &o.setup)
+	check := commonIMAPFlags(fs, &o.setup, true)
 	fs.StringVar(&o.mailbox, "mailbox", "INBOX", "mailbox the clients select")
 	fs.IntVar(&o.clients, "clients", 50, "concurrent clients, each logged in once")
 	fs.IntVar(&o.ops, "ops", 1_000_000, "operations in all (the run stops at this or --duration)")
@@ -402,7 +409,7 @@ func benchIMAP(ctx context.Context, o imapOptions) (imapReport, error) {
 		return imapReport{}, err
 	}
 	rep := imapReport{
-		Scenario: "imap", Label: o.label, Addr: o.setup.addr, TLS: string(o.setup.tls),
+		Scenario: "imap", Label: o.label, Addr: strings.Join(o.setup.addrs, ","), TLS: string(o.setup.tls),
 		Mailbox: o.mailbox, Clients: o.clients, Mix: o.mix.String(), OpsCap: o.ops,
 		DurationCapS: o.duration.Seconds(), SizeBytes: o.size, IdleHoldMs: ms(o.idleHold),
 	}
@@ -425,7 +432,9 @@ func benchIMAP(ctx context.Context, o imapOptions) (imapReport, error) {
 		wg.Go(func() {
 			w := &imapWorker{o: o, mk: mk, next: &msgNum,
 				rnd: rand.New(rand.NewPCG(o.seed, uint64(i)))}
-			c, err := dialIMAP(ctx, o.setup)
+			setup := o.setup
+			setup.addr = target(o.setup.addrs, i)
+			c, err := dialIMAP(ctx, setup)
 			var info selectInfo
 			if err == nil {
 				w.c = c

@@ -23,6 +23,8 @@ func TestIMAPFlags(t *testing.T) {
 		{"clients", append(base, "--clients", "0"), "--clients"},
 		{"duration", append(base, "--duration", "0s"), "--duration"},
 		{"extra", append(base, "x"), "unexpected"},
+		{"two servers", append(base, "--addr", "127.0.0.2:993"), ""},
+		{"one not loopback", append(base, "--addr", "192.0.2.1:993"), "loopback"},
 	} {
 		_, err := parseIMAPFlags(tc.args, io.Discard)
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
@@ -31,6 +33,9 @@ func TestIMAPFlags(t *testing.T) {
 	}
 	if _, err := parseIdleFlags(append(base, "--conns", "10", "--sample", "11"), io.Discard); err == nil {
 		t.Error("imap-idle: a sample larger than --conns was accepted")
+	}
+	if _, err := parseIdleFlags(append(base, "--addr", "127.0.0.2:993"), io.Discard); err == nil {
+		t.Error("imap-idle: two addresses were accepted")
 	}
 	if _, err := parseFetchallFlags(append(base, "--runs", "0"), io.Discard); err == nil {
 		t.Error("imap-fetchall: --runs 0 was accepted")

@@ -35,7 +35,8 @@ func parseIMAPTLS(s string) (imapTLS, error) {
 
 // imapSetup is what every connection of a scenario needs.
 type imapSetup struct {
-	addr       string // checked by loopbackAddr
+	addr       string   // the one this connection dials, checked by loopbackAddr
+	addrs      []string // every --addr, for scenarios that spread their clients
 	tls        imapTLS
 	user, pass string
 }

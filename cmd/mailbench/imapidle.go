@@ -43,7 +43,7 @@ func parseIdleFlags(args []string, stderr io.Writer) (idleOptions, error) {
 	fs := flag.NewFlagSet("mailbench imap-idle", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o idleOptions
-	check := commonIMAPFlags(fs, &o.setup)
+	check := commonIMAPFlags(fs, &o.setup, false)
 	fs.StringVar(&o.mailbox, "mailbox", "INBOX", "mailbox each connection selects before IDLE")
 	fs.IntVar(&o.conns, "conns", 10000, "IDLE connections to hold open")
 	fs.IntVar(&o.parallel, "parallel", 32, "connections being opened at once")
@@ -331,7 +331,7 @@ func parseFetchallFlags(args []string, stderr io.Writer) (fetchallOptions, error
 	fs := flag.NewFlagSet("mailbench imap-fetchall", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o fetchallOptions
-	check := commonIMAPFlags(fs, &o.setup)
+	check := commonIMAPFlags(fs, &o.setup, false)
 	fs.StringVar(&o.mailbox, "mailbox", "INBOX", "mailbox to fetch")
 	fs.IntVar(&o.runs, "runs", 1, "fetches, each by a fresh connection")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")

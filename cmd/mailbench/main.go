@@ -31,6 +31,9 @@ Scenarios:
   imap-idle      hold many IDLE connections open (for the server's memory per connection)
   imap-fetchall  time UID FETCH 1:* (FLAGS ENVELOPE) by a fresh client
   maildir        write the test messages into a Maildir (to fill both servers alike)
+  activesync-sync      devices fully sync the Inbox, then poll it with no-change Syncs
+  activesync-ping      devices hold Pings on the Inbox; time from one change to every answer
+  activesync-fullsync  time a new device's full sync of the Inbox
 
 Run "mailbench smtp -h" for the flags of a scenario.
 `
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSMTP(ctx, args[1:], stdout, stderr)
 	case "imap", "imap-idle", "imap-fetchall", "maildir":
 		return runIMAPScenario(ctx, args[0], args[1:], stdout, stderr)
+	case "activesync-sync", "activesync-ping", "activesync-fullsync":
+		return runActiveSyncScenario(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

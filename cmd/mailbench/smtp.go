@@ -28,11 +28,12 @@ const (
 
 // smtpOptions are the smtp scenario's checked flags.
 type smtpOptions struct {
-	addr          string // loopback host:port
+	addrs         []string // loopback host:port; connections take them in turn
 	starttls      bool
 	user, pass    string
 	from          string
 	to            []string
+	spreadTo      bool // each message to one of to, in turn, instead of to all
 	size          int
 	conns         int
 	messages      int
@@ -66,12 +67,13 @@ func parseSMTPFlags(args []string, stderr io.Writer) (smtpOptions, error) {
 	fs := flag.NewFlagSet("mailbench smtp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o smtpOptions
-	var to listFlag
-	addr := fs.String("addr", "", "SMTP server `host:port`; loopback only (127.0.0.0/8, ::1, localhost)")
+	var to, addrs listFlag
+	fs.Var(&addrs, "addr", "SMTP server `host:port`; loopback only (127.0.0.0/8, ::1, localhost); repeat or separate with commas to spread the connections over several servers in turn")
 	tlsMode := fs.String("tls", "none", "`mode`: starttls or none")
 	auth := fs.String("auth", "", "`user:password` for AUTH PLAIN (submission); needs --tls=starttls on most servers")
 	fs.StringVar(&o.from, "from", "", "envelope sender and From `address`")
 	fs.Var(&to, "to", "recipient `address`; repeat or separate with commas")
+	fs.BoolVar(&o.spreadTo, "spread-to", false, "send each message to one --to address, taking them in turn, instead of to all of them (load on several mailboxes)")
 	size := fs.String("size", "10KB", "message `size`: bytes, KB, KiB, MB or MiB")
 	fs.IntVar(&o.conns, "conns", 8, "concurrent connections")
 	fs.IntVar(&o.messages, "messages", 1000, "messages to send in all (the run stops at this or --duration)")
@@ -91,11 +93,8 @@ func parseSMTPFlags(args []string, stderr io.Writer) (smtpOptions, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if *addr == "" {
-		return o, errors.New("--addr is required")
-	}
-	if o.addr, err = loopbackAddr(*addr); err != nil {
-		return o, fmt.Errorf("--addr: %w", err)
+	if o.addrs, err = loopbackAddrs(addrs); err != nil {
+		return o, err
 	}
 	switch *tlsMode {
 	case "starttls":
@@ -141,6 +140,9 @@ func parseSMTPFlags(args []string, stderr io.Writer) (smtpOptions, error) {
 		return o, fmt.Errorf("--poll %v: at least %v", o.poll, minPoll)
 	}
 	if *verify != "" {
+		if o.spreadTo && len(o.to) > 1 {
+			return o, errors.New("--verify counts one mailbox: it cannot check messages spread over several (--spread-to)")
+		}
 		if o.verify, err = parseVerify(*verify); err != nil {
 			return o, err
 		}
@@ -228,7 +230,6 @@ type loadResult struct {
 // load sends the messages over o.conns connections. It stops claiming messages when
 // o.messages have been claimed or o.duration has passed since the start.
 func load(ctx context.Context, o smtpOptions, mk *messageMaker, errs *errorLog) loadResult {
-	setup := smtpSetup{addr: o.addr, starttls: o.starttls, user: o.user, pass: o.pass, pipelining: o.pipelining}
 	var (
 		next      atomic.Int64
 		pipelined atomic.Bool
@@ -239,7 +240,8 @@ func load(ctx context.Context, o smtpOptions, mk *messageMaker, errs *errorLog) 
 	res.start = time.Now()
 	capCtx, cancel := context.WithDeadline(ctx, res.start.Add(o.duration))
 	defer cancel()
-	for range o.conns {
+	for k := range o.conns {
+		setup := smtpSetup{addr: target(o.addrs, k), starttls: o.starttls, user: o.user, pass: o.pass, pipelining: o.pipelining}
 		wg.Go(func() {
 			var lat []time.Duration
 			var last time.Time
@@ -280,7 +282,11 @@ func load(ctx context.Context, o smtpOptions, mk *messageMaker, errs *errorLog) 
 						pipelined.Store(true)
 					}
 				}
-				d, err := c.send(o.from, o.to, msg)
+				rcpts := o.to
+				if o.spreadTo {
+					rcpts = o.to[i%len(o.to) : i%len(o.to)+1]
+				}
+				d, err := c.send(o.from, rcpts, msg)
 				if err != nil {
 					errs.add(err)
 					var re *replyError
@@ -321,6 +327,7 @@ type smtpReport struct {
 	Auth           bool         `json:"auth"`
 	From           string       `json:"from"`
 	To             []string     `json:"to"`
+	SpreadTo       bool         `json:"spread_to,omitempty"`
 	SizeBytes      int          `json:"size_bytes"`
 	Conns          int          `json:"conns"`
 	MessagesCap    int          `json:"messages_cap"`
@@ -357,8 +364,8 @@ func benchSMTP(ctx context.Context, o smtpOptions) (smtpReport, error) {
 		return smtpReport{}, err
 	}
 	rep := smtpReport{
-		Scenario: "smtp", Label: o.label, Addr: o.addr, TLS: "none", Auth: o.user != "",
-		From: o.from, To: o.to, SizeBytes: o.size, Conns: o.conns,
+		Scenario: "smtp", Label: o.label, Addr: strings.Join(o.addrs, ","), TLS: "none", Auth: o.user != "",
+		From: o.from, To: o.to, SpreadTo: o.spreadTo, SizeBytes: o.size, Conns: o.conns,
 		MessagesCap: o.messages, DurationCapS: o.duration.Seconds(),
 	}
 	if o.starttls {

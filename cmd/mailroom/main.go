@@ -52,8 +52,12 @@ func commands() []command {
 		{"queue", "list, show, retry or drop messages in the outbound queue", runQueue},
 		{"device", "ActiveSync devices: list, show, allow, block, quarantine, wipe; access rules", runDevice},
 		{"profile", "iOS/iPadOS e-mail profiles: settings, versions, assignments, rendering, status", runProfile},
+		{"cert", "the built-in CA: SCEP challenges, issued certificates, revocation", runCert},
 		{"db", "bring the database schema up to date (migrate)", runDB},
 		{"migrate", "copy an SQLite installation into an empty PostgreSQL database", runMigrate},
+		{"mfa", "second factors of sign-in: require them of users or groups, status, reset", runMFA},
+		{"oauth", "OAuth clients of the authorization server: add, list, remove", runOAuth},
+		{"audit", "the sign-in audit log: sign-ins, token grants and revocations, app passwords", runAudit},
 	}
 }
 

@@ -61,11 +61,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer in.Close()
-		if _, err := server.ActiveSync(ctx, in, log); err != nil {
-			return err
-		}
-		_, _, err = server.Profiles(ctx, in)
-		return err
+		return server.Schema(ctx, in, log)
 	}
 	rep, err := migrate.Run(ctx, migrate.Options{
 		SQLiteFile: cfg.Path(cfg.Store.Path),

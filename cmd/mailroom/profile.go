@@ -44,7 +44,7 @@ func runProfile(ctx context.Context, e *env, args []string) error {
 		{"render", profileRender},
 		{"status", profileStatus},
 		{"vpn", profileVPN},
-		{"cert", profileCert},
+		{"cert", runCert}, // the same as "mailroom cert" (cert.go)
 	}, args)
 }
 
@@ -104,7 +104,7 @@ func settingFlags() []*settingFlag {
 		enumFlag("custom-domain", "Custom domain name for --user-domain custom", func(s *S) *string { return &s.CustomDomain }),
 		enumFlag("email-address", "Email address attribute: upn or primary-smtp", func(s *S) *profiles.EmailSource { return &s.EmailSource }),
 		enumFlag("auth", "Authentication method: username-password, certificate or derived-credential", func(s *S) *profiles.AuthMethod { return &s.Auth }),
-		enumFlag("client-certificate", "certificate source for --auth certificate: mailroom-ca", func(s *S) *profiles.CertSource { return &s.ClientCertificate }),
+		enumFlag("client-certificate", "certificate source for --auth certificate: mailroom-ca (PKCS #12) or mailroom-scep (the device enrols)", func(s *S) *profiles.CertSource { return &s.ClientCertificate }),
 		boolFlag("ssl", "SSL", func(s *S) *bool { return &s.SSL }),
 		boolFlag("oauth", "OAuth", func(s *S) *bool { return &s.OAuth }),
 		enumFlag("sync", "Exchange data to sync: all, email, calendar, calendar-contacts or contacts", func(s *S) *profiles.DataToSync { return &s.DataToSync }),
@@ -391,59 +391,6 @@ func profileVPN(ctx context.Context, e *env, args []string) error {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "Removed VPN profile %s.\n", pos[0])
-				return nil
-			})
-		}},
-	}, args)
-}
-
-func profileCert(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, "profile cert", []sub{
-		{"list", func(ctx context.Context, e *env, args []string) error {
-			f := newFlags(e, "profile cert list", "[--user ADDRESS]")
-			user := f.String("user", "", "only this user's certificates")
-			if _, err := f.parse(args, 0, 0); err != nil {
-				return err
-			}
-			return f.with(ctx, e, func(in *instance.Instance) error {
-				_, ca, err := server.Profiles(ctx, in)
-				if err != nil {
-					return err
-				}
-				var id int64
-				if *user != "" {
-					u, err := in.Directory.User(ctx, *user)
-					if err != nil {
-						return err
-					}
-					id = u.ID
-				}
-				cs, err := ca.List(ctx, id)
-				if err != nil {
-					return err
-				}
-				if cs == nil {
-					cs = []pki.Issued{}
-				}
-				return emit(e, *f.json, cs, func(w io.Writer) {
-					fmt.Fprintln(w, "SERIAL\tADDRESS\tPURPOSE\tEXPIRES\tREVOKED")
-					for _, c := range cs {
-						rev := ""
-						if !c.Revoked.IsZero() {
-							rev = c.Revoked.Format("2006-01-02 15:04:05")
-						}
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Serial, c.Address, c.Purpose, c.NotAfter.Format("2006-01-02"), rev)
-					}
-				})
-			})
-		}},
-		{"revoke", func(ctx context.Context, e *env, args []string) error {
-			return withProfiles(ctx, e, "profile cert revoke", "SERIAL", args, 1, 1, func(_ *profiles.Service, ca *pki.CA, pos []string, _ bool) error {
-				is, err := ca.Revoke(ctx, pos[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "Revoked %s certificate %s of %s; the next profile download carries a new one.\n", is.Purpose, is.Serial, is.Address)
 				return nil
 			})
 		}},

@@ -24,6 +24,7 @@ func runUser(ctx context.Context, e *env, args []string) error {
 		{"disable", func(ctx context.Context, e *env, args []string) error { return userEnable(ctx, e, args, false) }},
 		{"enable", func(ctx context.Context, e *env, args []string) error { return userEnable(ctx, e, args, true) }},
 		{"remove", userRemove},
+		{"app-password", runAppPassword},
 	}, args)
 }
 

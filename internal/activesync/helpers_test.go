@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
@@ -37,15 +39,17 @@ const testPassword = "correct horse battery"
 // env is a running ActiveSync server over HTTPS on loopback, with a real SQLite store
 // and directory in a temporary directory.
 type env struct {
-	t     testing.TB
-	ctx   context.Context
-	db    *db.DB
-	store *sqlstore.Store
-	dir   *directory.Directory
-	srv   *Server
-	ts    *httptest.Server
-	alice directory.User
-	bob   directory.User
+	t      testing.TB
+	ctx    context.Context
+	db     *db.DB
+	store  *sqlstore.Store
+	dir    *directory.Directory
+	auth   *auth.Service
+	tokens *authtest.Issuer
+	srv    *Server
+	ts     *httptest.Server
+	alice  directory.User
+	bob    directory.User
 }
 
 type envOption func(*Config)
@@ -73,13 +77,16 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	must(t, err)
 	_, err = dir.AddDomain(ctx, "example.com", "EXAMPLE")
 	must(t, err)
-	e := &env{t: t, ctx: ctx, db: d, store: st, dir: dir}
+	e := &env{t: t, ctx: ctx, db: d, store: st, dir: dir, tokens: authtest.NewIssuer(nil)}
+	e.auth, err = auth.New(ctx, auth.Config{DB: d, Directory: dir, Tokens: e.tokens})
+	must(t, err)
 	e.alice = e.addUser("alice@example.com", "alice.smith@corp.example.com", "asmith")
 	e.bob = e.addUser("bob@example.com", "", "")
 	must(t, dir.AddAlias(ctx, "alice@example.com", "a@example.com"))
 	cfg := Config{
 		Store:     st,
 		Directory: dir,
+		Auth:      e.auth,
 		DB:        d,
 		Submitter: &localSubmitter{dir: dir, store: st},
 		Policy:    DefaultPolicy(),

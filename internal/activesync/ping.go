@@ -176,7 +176,7 @@ func (s *Server) changedFolders(ctx context.Context, acct store.AccountID, since
 	var hit []store.FolderID
 	seen := map[store.FolderID]bool{}
 	for {
-		changes, newest, err := s.store.Changes(ctx, acct, since, changeScan)
+		changes, newest, err := s.sharedChanges(ctx, acct, since)
 		if err != nil {
 			return nil, 0, fmt.Errorf("changes: %w", err)
 		}
@@ -191,5 +191,34 @@ func (s *Server) changedFolders(ctx context.Context, acct store.AccountID, since
 			slices.Sort(hit)
 			return hit, max(since, newest), nil
 		}
+	}
+}
+
+// changePage is one read of an account's change log.
+type changePage struct {
+	changes []store.Change
+	newest  store.ModSeq
+}
+
+// sharedChanges reads up to changeScan changes of acct after since. Concurrent reads of
+// the same page share one query: a change wakes every held Ping of the account at
+// once, and each would otherwise ask the database the same question. The caller must
+// not modify the returned slice.
+func (s *Server) sharedChanges(ctx context.Context, acct store.AccountID, since store.ModSeq) ([]store.Change, store.ModSeq, error) {
+	key := strconv.FormatInt(int64(acct), 10) + "/" + strconv.FormatInt(int64(since), 10)
+	ch := s.changeReads.DoChan(key, func() (any, error) {
+		// The read outlives any one waiter's request; it is bounded by the store.
+		changes, newest, err := s.store.Changes(context.WithoutCancel(ctx), acct, since, changeScan)
+		return changePage{changes, newest}, err
+	})
+	select {
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, 0, r.Err
+		}
+		p := r.Val.(changePage)
+		return p.changes, p.newest, nil
 	}
 }

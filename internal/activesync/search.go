@@ -103,48 +103,15 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, st *wbxml.Elemen
 	if crit.Text == "" && crit.Since.IsZero() && crit.Before.IsZero() {
 		return searchInvalidRequest, nil
 	}
-	all, err := s.store.Folders(ctx, r.account())
+	deep := st.Child(ns, "Options").Child(ns, "DeepTraversal") != nil
+	folders, found, err := s.mailFolders(ctx, r, and.ChildText(wbxml.NSAirSync, "CollectionId"), deep)
+	if err != nil || !found {
+		return searchNotFound, err
+	}
+	hits, err := s.mailboxHits(ctx, folders, &crit)
 	if err != nil {
-		return 0, fmt.Errorf("folders: %w", err)
+		return 0, err
 	}
-	var folders []store.Folder
-	if coll := and.ChildText(wbxml.NSAirSync, "CollectionId"); coll != "" {
-		f, ok, err := s.ownFolder(ctx, r, coll)
-		if err != nil || !ok {
-			return searchNotFound, err
-		}
-		deep := st.Child(ns, "Options").Child(ns, "DeepTraversal") != nil
-		for _, g := range all {
-			if g.ID == f.ID || (deep && len(g.Path) > len(f.Path) && slices.Equal(g.Path[:len(f.Path)], f.Path)) {
-				folders = append(folders, g)
-			}
-		}
-	} else if r.profile.Classes.Has(ClassEmail) {
-		for _, g := range all {
-			if folderType(g.Role) == folderTypeUserMail || g.Role == store.RoleInbox || g.Role == store.RoleSent ||
-				g.Role == store.RoleDrafts || g.Role == store.RoleTrash {
-				folders = append(folders, g)
-			}
-		}
-	}
-	var hits []hit
-	for _, f := range folders {
-		uids, err := s.store.Search(ctx, f.ID, &crit)
-		if err != nil {
-			return 0, fmt.Errorf("search folder %d: %w", f.ID, err)
-		}
-		if len(uids) == 0 {
-			continue
-		}
-		infos, err := s.store.Infos(ctx, f.ID, uids)
-		if err != nil {
-			return 0, fmt.Errorf("search folder %d: %w", f.ID, err)
-		}
-		for _, m := range infos {
-			hits = append(hits, hit{f.ID, m})
-		}
-	}
-	slices.SortFunc(hits, func(a, b hit) int { return b.info.InternalDate.Compare(a.info.InternalDate) })
 	opts := parseOptions(st.Child(ns, "Options"))
 	shown := 0
 	for i := lo; i <= hi && i < len(hits); i++ {
@@ -168,6 +135,58 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, st *wbxml.Elemen
 		shown++
 	}
 	return writeRange(out, lo, shown, len(hits)), nil
+}
+
+// mailFolders picks the mail folders a search covers: the one the device named and,
+// with deep, its subfolders; without a CollectionId, every mail folder the device
+// syncs ([MS-ASCMD] 2.2.3.41.1). found is false for a folder the device cannot know
+// (its hierarchy is stale) or that holds no mail.
+func (s *Server) mailFolders(ctx context.Context, r *request, coll string, deep bool) (folders []store.Folder, found bool, err error) {
+	all, err := s.store.Folders(ctx, r.account())
+	if err != nil {
+		return nil, false, fmt.Errorf("folders: %w", err)
+	}
+	if coll == "" {
+		for _, f := range all {
+			if classOf(f.Role) == ClassEmail && r.profile.Classes.Has(ClassEmail) {
+				folders = append(folders, f)
+			}
+		}
+		return folders, true, nil
+	}
+	f, ok, err := s.ownFolder(ctx, r, coll)
+	if err != nil || !ok || classOf(f.Role) != ClassEmail {
+		return nil, false, err
+	}
+	for _, g := range all {
+		if g.ID == f.ID || (deep && len(g.Path) > len(f.Path) && slices.Equal(g.Path[:len(f.Path)], f.Path)) {
+			folders = append(folders, g)
+		}
+	}
+	return folders, true, nil
+}
+
+// mailboxHits runs crit in each folder and returns the matches, newest first.
+func (s *Server) mailboxHits(ctx context.Context, folders []store.Folder, crit *store.Criteria) ([]hit, error) {
+	var hits []hit
+	for _, f := range folders {
+		uids, err := s.store.Search(ctx, f.ID, crit)
+		if err != nil {
+			return nil, fmt.Errorf("search folder %d: %w", f.ID, err)
+		}
+		if len(uids) == 0 {
+			continue
+		}
+		infos, err := s.store.Infos(ctx, f.ID, uids)
+		if err != nil {
+			return nil, fmt.Errorf("search folder %d: %w", f.ID, err)
+		}
+		for _, m := range infos {
+			hits = append(hits, hit{f.ID, m})
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int { return b.info.InternalDate.Compare(a.info.InternalDate) })
+	return hits, nil
 }
 
 // galMatches returns the directory entries whose name or address starts with query,

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
+	"mailroom/internal/auth"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
@@ -41,14 +44,20 @@ type Store interface {
 	Subscribe(id store.AccountID) (<-chan store.ModSeq, func())
 }
 
-// Directory checks logins and looks users up.
+// Directory looks users up.
 type Directory interface {
-	// Authenticate accepts every login form EAS clients send: address, alias, UPN and
-	// NETBIOS\sam.
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
 	User(ctx context.Context, key string) (directory.User, error)
 	// Users lists every user and shared mailbox: the global address list.
 	Users(ctx context.Context) ([]directory.User, error)
+}
+
+// Authenticator signs users in with HTTP Basic credentials or an OAuth bearer token;
+// *auth.Service is one. Password accepts every login form EAS clients send: address,
+// alias, UPN and NETBIOS\sam. Refusals match directory.ErrBadCredentials or
+// directory.ErrDisabled; any other error means it cannot tell.
+type Authenticator interface {
+	Password(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
 }
 
 // Submitter sends a message a device composed: relay to remote recipients, local
@@ -61,6 +70,7 @@ type Submitter interface {
 type Config struct {
 	Store     Store
 	Directory Directory
+	Auth      Authenticator
 	DB        *db.DB
 	Submitter Submitter
 	// Policy is the security policy sent to devices in Provision.
@@ -93,6 +103,7 @@ type Config struct {
 type Server struct {
 	store     Store
 	dir       Directory
+	auth      Authenticator
 	db        *db.DB
 	submitter Submitter
 	policy    Policy
@@ -109,6 +120,10 @@ type Server struct {
 	// racing Syncs with the same key cannot both advance it; striped by stateRef.
 	stateLocks [64]sync.Mutex
 
+	// changeReads lets the held Pings and Syncs of one account, woken by the same
+	// change, share one read of the change log instead of each making its own.
+	changeReads singleflight.Group
+
 	holdMu   sync.Mutex
 	stopping bool          // Shutdown has begun
 	holding  int           // requests waiting for changes (Ping, hanging Sync)
@@ -117,8 +132,8 @@ type Server struct {
 
 // New applies the package's migrations and returns a server.
 func New(ctx context.Context, c Config) (*Server, error) {
-	if c.Store == nil || c.Directory == nil || c.DB == nil || c.Submitter == nil {
-		return nil, errors.New("activesync: Store, Directory, DB and Submitter are required")
+	if c.Store == nil || c.Directory == nil || c.Auth == nil || c.DB == nil || c.Submitter == nil {
+		return nil, errors.New("activesync: Store, Directory, Auth, DB and Submitter are required")
 	}
 	if err := c.Policy.validate(); err != nil {
 		return nil, fmt.Errorf("activesync policy: %w", err)
@@ -156,6 +171,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	return &Server{
 		store:     c.Store,
 		dir:       c.Directory,
+		auth:      c.Auth,
 		db:        c.DB,
 		submitter: c.Submitter,
 		policy:    c.Policy,

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
 	"mailroom/internal/wbxml"
@@ -27,7 +28,7 @@ const supportedVersions = "12.1,14.0,14.1,16.0,16.1"
 
 // advertisedCommands lists exactly the commands handlerFor knows.
 const advertisedCommands = "Sync,SendMail,SmartForward,SmartReply,GetAttachment,FolderSync,FolderCreate,FolderDelete," +
-	"FolderUpdate,MoveItems,GetItemEstimate,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients"
+	"FolderUpdate,MoveItems,GetItemEstimate,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,Find"
 
 const contentTypeWBXML = "application/vnd.ms-sync.wbxml"
 
@@ -112,6 +113,8 @@ func handlerFor(cmd string) (command, bool) {
 		return command{run: (*Server).search}, true
 	case "ResolveRecipients":
 		return command{run: (*Server).resolveRecipients}, true
+	case "Find":
+		return command{run: (*Server).find}, true
 	}
 	return command{}, false
 }
@@ -189,6 +192,8 @@ func commandRoot(cmd string) (space, name string) {
 		return wbxml.NSSearch, cmd
 	case "ResolveRecipients":
 		return wbxml.NSResolveRecipients, cmd
+	case "Find":
+		return wbxml.NSFind, cmd
 	}
 	return "", ""
 }
@@ -453,13 +458,22 @@ func decodeBody(r *request) (*wbxml.Element, error) {
 }
 
 // authenticate signs the request in: with a TLS client certificate this server issued
-// to the user the request names, or else with HTTP Basic credentials ([MS-ASHTTP]
-// 2.2.1.1.2.2). Whatever was wrong, the answer is the same 401.
+// to the user the request names, or else with an OAuth bearer token (RFC 6750 section
+// 2.1) or HTTP Basic credentials ([MS-ASHTTP] 2.2.1.1.2.2). Whatever was wrong, the
+// answer is the same 401; a refused token's says so (RFC 6750 section 3.1).
 func (s *Server) authenticate(w http.ResponseWriter, hr *http.Request, queryUser string) (directory.User, bool) {
+	from := auth.Source{Protocol: "activesync", Remote: auth.RemoteHTTP(hr.RemoteAddr)}
 	login, password, basic := hr.BasicAuth()
+	scheme, token, _ := strings.Cut(hr.Header.Get("Authorization"), " ")
+	bearer := strings.EqualFold(scheme, "Bearer") && token != ""
 	u, found, err := s.certificateUser(hr, login, queryUser)
-	if err == nil && !found && basic && login != "" && password != "" {
-		u, err = s.dir.Authenticate(hr.Context(), login, password)
+	switch {
+	case err != nil || found:
+	case bearer:
+		u, err = s.auth.Bearer(hr.Context(), "", strings.TrimSpace(token), from)
+		found = err == nil
+	case basic && login != "" && password != "":
+		u, err = s.auth.Password(hr.Context(), login, password, from)
 		found = err == nil
 	}
 	switch {
@@ -471,6 +485,11 @@ func (s *Server) authenticate(w http.ResponseWriter, hr *http.Request, queryUser
 	case err != nil && !errors.Is(err, directory.ErrBadCredentials):
 		s.log.Error("authenticate", "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return directory.User{}, false
+	case bearer:
+		s.log.Info("token refused", "remote", hr.RemoteAddr, "err", err)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="Mailroom", error="invalid_token"`)
+		http.Error(w, "invalid or expired access token", http.StatusUnauthorized)
 		return directory.User{}, false
 	case basic || hr.TLS != nil && len(hr.TLS.PeerCertificates) > 0:
 		s.log.Info("login failed", "remote", hr.RemoteAddr)

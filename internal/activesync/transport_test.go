@@ -68,7 +68,7 @@ func TestPolicyKeyChecks(t *testing.T) {
 	// gives a new key.
 	p := DefaultPolicy()
 	p.MinPasswordLength = 6
-	srv2, err := New(e.ctx, Config{Store: e.store, Directory: e.dir, DB: e.db, Submitter: &localSubmitter{e.dir, e.store}, Policy: p})
+	srv2, err := New(e.ctx, Config{Store: e.store, Directory: e.dir, Auth: e.auth, DB: e.db, Submitter: &localSubmitter{e.dir, e.store}, Policy: p})
 	must(t, err)
 	e.ts.Config.Handler = srv2
 	c.policyKey = good

@@ -59,7 +59,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("SQLite connection %T lacks the context-aware methods", conn)
 	}
-	return &countingConn{sqliteConn: sc, n: c.n}, nil
+	return &countingConn{sqliteConn: newStmtCachingConn(sc), n: c.n}, nil
 }
 
 type countingConn struct {

@@ -35,16 +35,12 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (U
 		d.decoyVerify(ctx, password)
 		return User{}, ErrBadCredentials
 	}
-	key := d.cache.key(u.ID, password, hash)
-	if !d.cache.valid(key) {
-		ok, err := d.verifyPassword(ctx, hash, password)
-		if err != nil {
-			return User{}, fmt.Errorf("log in %s: %w", u.Address, err)
-		}
-		if !ok {
-			return User{}, ErrBadCredentials
-		}
-		d.cache.add(key)
+	ok, err := d.VerifyPassword(ctx, u.ID, hash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("log in %s: %w", u.Address, err)
+	}
+	if !ok {
+		return User{}, ErrBadCredentials
 	}
 	// Checked on every login, cached or not, so disabling takes effect at once.
 	if !u.Enabled {

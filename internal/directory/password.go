@@ -80,8 +80,10 @@ func checkPassword(password, local string) error {
 	return nil
 }
 
-// hashPassword returns the argon2id hash of password in PHC string format.
-func (d *Directory) hashPassword(ctx context.Context, password string) (string, error) {
+// HashPassword returns the argon2id hash of password in PHC string format. Other
+// components that keep secrets a client types as a password (internal/auth's app
+// passwords) store them with it too.
+func (d *Directory) HashPassword(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
 	if err := d.acquireHashSlot(ctx); err != nil {
@@ -106,6 +108,24 @@ func (d *Directory) verifyPassword(ctx context.Context, hash, password string) (
 	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	d.releaseHashSlot()
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
+}
+
+// VerifyPassword reports whether password matches hash, a PHC string from
+// HashPassword, of the secret with the given id. A match is remembered for a few
+// minutes (see authCache), so a client that sends the secret with every request, as
+// ActiveSync does, costs one argon2id run, not one per request. The id only keys the
+// cache; the hash is part of the key, so secrets of different kinds sharing an id
+// never mix.
+func (d *Directory) VerifyPassword(ctx context.Context, id int64, hash, password string) (bool, error) {
+	key := d.cache.key(id, password, hash)
+	if d.cache.valid(key) {
+		return true, nil
+	}
+	ok, err := d.verifyPassword(ctx, hash, password)
+	if ok {
+		d.cache.add(key)
+	}
+	return ok, err
 }
 
 // decoyVerify costs what verifying a password against a fresh hash costs, for logins

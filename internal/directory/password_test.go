@@ -43,13 +43,13 @@ func TestCheckPassword(t *testing.T) {
 func TestPasswordHash(t *testing.T) {
 	ctx := context.Background()
 	dir := newTestDir(t)
-	h, err := dir.hashPassword(ctx, testPassword)
+	h, err := dir.HashPassword(ctx, testPassword)
 	must(t, err)
 	phcRE := regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 	if !phcRE.MatchString(h) {
 		t.Fatalf("hash %q is not the expected PHC string", h)
 	}
-	h2, err := dir.hashPassword(ctx, testPassword)
+	h2, err := dir.HashPassword(ctx, testPassword)
 	must(t, err)
 	if h == h2 {
 		t.Error("two hashes of one password are equal: the salt is not random")

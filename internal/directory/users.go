@@ -152,7 +152,7 @@ func (d *Directory) AddUser(ctx context.Context, nu NewUser) (User, error) {
 	}
 	hash := ""
 	if kind == KindUser {
-		if hash, err = d.hashPassword(ctx, nu.Password); err != nil {
+		if hash, err = d.HashPassword(ctx, nu.Password); err != nil {
 			return User{}, err
 		}
 	}
@@ -399,7 +399,7 @@ func (d *Directory) SetPassword(ctx context.Context, key, password string) error
 	if err := checkPassword(password, local); err != nil {
 		return err
 	}
-	hash, err := d.hashPassword(ctx, password)
+	hash, err := d.HashPassword(ctx, password)
 	if err != nil {
 		return err
 	}

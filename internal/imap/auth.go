@@ -1,7 +1,7 @@
 package imap
 
 // STARTTLS, LOGIN and AUTHENTICATE (RFC 9051 sections 6.2.1 to 6.2.3) with SASL PLAIN
-// (RFC 4616) and SASL-IR (RFC 4959).
+// (RFC 4616), OAUTHBEARER (RFC 7628), XOAUTH2 and SASL-IR (RFC 4959).
 
 import (
 	"bytes"
@@ -10,10 +10,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
@@ -79,37 +81,25 @@ func (c *session) cmdLogin(ctx context.Context, a *imapwire.Login) error {
 	return c.login(ctx, "LOGIN", a.Username, a.Password, "")
 }
 
-// cmdAuthenticate runs a SASL exchange (RFC 9051 section 6.2.2): PLAIN only, with
-// the initial response in the command (SASL-IR) or after an empty challenge.
+// cmdAuthenticate runs a SASL exchange (RFC 9051 section 6.2.2): PLAIN, and when the
+// server takes tokens OAUTHBEARER (RFC 7628) and XOAUTH2, with the initial response
+// in the command (SASL-IR) or after an empty challenge.
 func (c *session) cmdAuthenticate(ctx context.Context, a *imapwire.Authenticate) error {
 	if err := c.requireTLS(); err != nil {
 		return err
 	}
-	if a.Mechanism != "PLAIN" {
-		return no(nil, "unsupported SASL mechanism %.20q; this server offers PLAIN", a.Mechanism)
+	if !slices.Contains(c.mechanisms(), a.Mechanism) {
+		return no(nil, "unsupported SASL mechanism %.20q; this server offers %s", a.Mechanism, strings.Join(c.mechanisms(), " "))
 	}
 	resp := a.InitialResponse
 	if resp == nil {
-		c.w.ContinueBase64(nil)
-		if err := c.flush(); err != nil {
+		var err error
+		if resp, err = c.saslResponse(nil); err != nil {
 			return err
 		}
-		line, err := c.r.ReadLine()
-		var le *imapwire.LimitError
-		switch {
-		case errors.As(err, &le) && le.Recoverable:
-			return bad("SASL response too long; authentication cancelled")
-		case isTimeout(err) || errors.As(err, &le):
-			return &reply{cond: imapwire.BYE, text: "no SASL response, closing connection"}
-		case err != nil:
-			return err
-		case line == "*":
-			// RFC 9051 section 6.2.2: the client cancelled.
-			return bad("authentication cancelled")
-		}
-		if resp, err = base64.StdEncoding.DecodeString(line); err != nil {
-			return bad("invalid base64 in SASL response; authentication cancelled")
-		}
+	}
+	if a.Mechanism != "PLAIN" {
+		return c.loginToken(ctx, a.Mechanism, resp)
 	}
 	// RFC 4616 section 2: authzid NUL authcid NUL passwd.
 	parts := bytes.Split(resp, []byte{0})
@@ -119,19 +109,81 @@ func (c *session) cmdAuthenticate(ctx context.Context, a *imapwire.Authenticate)
 	return c.login(ctx, "PLAIN", string(parts[1]), string(parts[2]), string(parts[0]))
 }
 
+// mechanisms are the SASL mechanisms AUTHENTICATE takes.
+func (c *session) mechanisms() []string {
+	if c.srv.cfg.Auth.TokensEnabled() {
+		return append([]string{"PLAIN"}, auth.TokenMechanisms...)
+	}
+	return []string{"PLAIN"}
+}
+
+// saslResponse sends a challenge and reads the client's BASE64 response.
+func (c *session) saslResponse(challenge []byte) ([]byte, error) {
+	c.w.ContinueBase64(challenge)
+	if err := c.flush(); err != nil {
+		return nil, err
+	}
+	line, err := c.r.ReadLine()
+	var le *imapwire.LimitError
+	switch {
+	case errors.As(err, &le) && le.Recoverable:
+		return nil, bad("SASL response too long; authentication cancelled")
+	case isTimeout(err) || errors.As(err, &le):
+		return nil, &reply{cond: imapwire.BYE, text: "no SASL response, closing connection"}
+	case err != nil:
+		return nil, err
+	case line == "*":
+		// RFC 9051 section 6.2.2: the client cancelled.
+		return nil, bad("authentication cancelled")
+	}
+	resp, err := base64.StdEncoding.DecodeString(line)
+	if err != nil {
+		return nil, bad("invalid base64 in SASL response; authentication cancelled")
+	}
+	return resp, nil
+}
+
 // errAuthz refuses a SASL authorization identity naming someone else than the user
 // who logged in: Mailroom has no proxy logins.
 var errAuthz = errors.New("authorization identity is not the login")
 
-// login checks credentials and enters the authenticated state. A failed login is
-// answered after a delay, and the third ends the connection. The password is never
+// source describes the session for the authenticator's lockout and audit log.
+func (c *session) source() auth.Source {
+	return auth.Source{Protocol: "imap", Remote: auth.RemoteAddr(c.raw.RemoteAddr())}
+}
+
+// login checks a password and enters the authenticated state. The password is never
 // logged.
 func (c *session) login(ctx context.Context, mech, name, password, authz string) error {
-	log := c.log.With("login", name, "mechanism", mech)
-	u, err := c.srv.cfg.Auth.Authenticate(ctx, name, password)
+	u, err := c.srv.cfg.Auth.Password(ctx, name, password, c.source())
 	if err == nil && authz != "" && !actsAs(u, name, authz) {
 		err = errAuthz
 	}
+	return c.enter(ctx, c.log.With("login", name, "mechanism", mech), u, err)
+}
+
+// loginToken signs in with an OAuth bearer token. A refused token is answered first
+// with the mechanism's error challenge, which the client acknowledges with a dummy
+// response, and only then with NO (RFC 7628 section 3.2.2; XOAUTH2 does the same).
+func (c *session) loginToken(ctx context.Context, mech string, resp []byte) error {
+	r, err := auth.ParseBearerResponse(mech, resp)
+	if err != nil {
+		return no(codeAuthFailed, "malformed %s response", mech)
+	}
+	u, err := c.srv.cfg.Auth.Bearer(ctx, r.Login, r.Token, c.source())
+	if errors.Is(err, directory.ErrBadCredentials) {
+		if _, rerr := c.saslResponse(auth.BearerFailure(mech)); rerr != nil {
+			if rp := (*reply)(nil); !errors.As(rerr, &rp) || rp.cond == imapwire.BYE {
+				return rerr
+			}
+		}
+	}
+	return c.enter(ctx, c.log.With("login", r.Login, "mechanism", mech), u, err)
+}
+
+// enter enters the authenticated state as u, or answers the failure err. A failed
+// login is answered after a delay, and the third ends the connection.
+func (c *session) enter(ctx context.Context, log *slog.Logger, u directory.User, err error) error {
 	if err != nil {
 		r := no(codeAuthFailed, "invalid login name or password")
 		switch {

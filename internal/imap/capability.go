@@ -21,7 +21,9 @@ func (c *session) capabilities() []string {
 		}
 		caps = append(caps, "LOGINDISABLED")
 	} else if c.state == stateNotAuthenticated {
-		caps = append(caps, "AUTH=PLAIN")
+		for _, m := range c.mechanisms() {
+			caps = append(caps, "AUTH="+m)
+		}
 	}
 	caps = append(caps,
 		"SASL-IR",     // RFC 4959

@@ -31,8 +31,10 @@ func (c *session) entries(ctx context.Context) ([]listEntry, error) {
 	}
 	var out []listEntry
 	add := func(prefix string, account store.AccountID, folders []store.Folder, own bool) {
+		hidden := map[store.FolderID]bool{} // folders below a hidden one are hidden too
 		for _, f := range folders {
-			if !visible(f, own) {
+			if !visible(f, own) || hidden[f.Parent] {
+				hidden[f.ID] = true
 				continue
 			}
 			out = append(out, listEntry{

@@ -50,6 +50,18 @@ func visible(f store.Folder, own bool) bool {
 	return !own || f.Path[0] != sharedPrefix
 }
 
+// belowHidden reports whether f lies below a folder IMAP does not show: further
+// calendars and address books are folders below the Calendar and Contacts folders.
+func (c *session) belowHidden(ctx context.Context, account store.AccountID, f store.Folder) bool {
+	for i := 1; i < len(f.Path); i++ {
+		a, err := c.srv.cfg.Store.FolderByPath(ctx, account, f.Path[:i])
+		if err == nil && slices.Contains(hiddenRoles, a.Role) {
+			return true
+		}
+	}
+	return false
+}
+
 // root is where a mailbox name leads: an account and the path of folder names in it.
 type root struct {
 	account store.AccountID
@@ -134,7 +146,7 @@ func (c *session) resolve(ctx context.Context, name string) (mailbox, error) {
 		return mailbox{}, no(codeNonExistent, "no mailbox %s", name)
 	case err != nil:
 		return mailbox{}, noErr(err, codeUnavailable, "cannot open %s now, try again later", name)
-	case !visible(f, r.prefix == ""):
+	case !visible(f, r.prefix == "") || c.belowHidden(ctx, r.account, f):
 		return mailbox{}, no(codeNonExistent, "no mailbox %s", name)
 	}
 	return mailbox{name: r.prefix + strings.Join(f.Path, delimiter), account: r.account, folder: f, shared: r.prefix != ""}, nil

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/connserver"
 	"mailroom/internal/directory"
 	"mailroom/internal/imap/imapwire"
@@ -42,11 +43,14 @@ type Store interface {
 	Subscribe(id store.AccountID) (<-chan store.ModSeq, func())
 }
 
-// Authenticator checks a login name and password; *directory.Directory is one. It
-// returns an error matching directory.ErrBadCredentials or directory.ErrDisabled when
-// the login is refused, and any other error when it cannot tell.
+// Authenticator signs users in with a password or an OAuth bearer token;
+// *auth.Service is one. It returns an error matching directory.ErrBadCredentials or
+// directory.ErrDisabled when the login is refused, and any other error when it cannot
+// tell. TokensEnabled says whether the token mechanisms are worth offering.
 type Authenticator interface {
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+	Password(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
+	TokensEnabled() bool
 }
 
 // Granter lists the mailboxes a user holds rights on; *directory.Directory is one.

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
@@ -34,6 +36,8 @@ type srvEnv struct {
 	srv      *Server
 	store    *sqlstore.Store
 	dir      *directory.Directory
+	auth     *auth.Service
+	tokens   *authtest.Issuer
 	alice    directory.User
 	bob      directory.User
 	sales    directory.User
@@ -59,7 +63,10 @@ func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
 	if _, err := dir.AddDomain(ctx, "example.com", "EXAMPLE"); err != nil {
 		t.Fatal(err)
 	}
-	e := &srvEnv{dir: dir}
+	e := &srvEnv{dir: dir, tokens: authtest.NewIssuer(nil)}
+	if e.auth, err = auth.New(ctx, auth.Config{DB: d, Directory: dir, Tokens: e.tokens}); err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []struct {
 		to   *directory.User
 		addr string
@@ -114,7 +121,7 @@ func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
 
 	cfg := Config{
 		Store:            st,
-		Auth:             dir,
+		Auth:             e.auth,
 		Grants:           dir,
 		TLS:              serverTLS,
 		Logger:           slog.New(slog.NewTextHandler(srvLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

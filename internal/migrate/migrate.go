@@ -34,9 +34,11 @@ var ErrTargetNotEmpty = errors.New("target database is not empty")
 var ErrMismatch = errors.New("verification failed")
 
 // seeded names the tables that setting up the schema fills by itself: the directory's
-// id counter (a migration inserts it) and the certificate authority (made when the
-// component is first opened). Their rows are replaced by the source's.
-var seeded = []string{"directory_ids", "pki_ca"}
+// id counter (a migration inserts it), the certificate authority and its SCEP
+// registration authority, and the OAuth signing key (made when their components are
+// first opened). Their rows are replaced by the source's, so certificates and tokens
+// issued before the move stay valid.
+var seeded = []string{"directory_ids", "pki_ca", "pki_ra", "oauth_keys"}
 
 // Blob areas in blob_data, as blob.Table names them.
 const (

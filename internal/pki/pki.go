@@ -1,12 +1,15 @@
 // Package pki is Mailroom's built-in certificate authority: it makes one CA per
 // installation, issues each user a client-authentication certificate (for ActiveSync
-// sign-in without a password) and an S/MIME certificate, delivers them as PKCS #12,
-// lists and revokes them, and checks a client certificate presented at sign-in.
+// sign-in without a password) and an S/MIME certificate, delivers them as PKCS #12 or
+// certifies a key a device made itself (SCEP enrolment, internal/scep), lists and
+// revokes them, publishes their status as a CRL and through OCSP, and checks a client
+// certificate presented at sign-in.
 //
-// The CA's key and the issued keys live in the database (see migrations/0001_pki.sql
-// for why). The package must never issue a certificate for a purpose other than the
-// two it names, never hand out a CA key, and never accept a client certificate it has
-// no record of or has revoked.
+// The CA's key, the SCEP registration authority's key and the keys the CA made live in
+// the database (see migrations/*/0001_pki.sql for why). The package must never issue a
+// certificate for a purpose other than the two it names, never let a request choose a
+// certificate's subject, never hand out a CA key, and never accept a client
+// certificate it has no record of or has revoked.
 package pki
 
 import (
@@ -73,6 +76,10 @@ type Options struct {
 	Name string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CRLURL and OCSPURL, when set, are named in every certificate issued from then
+	// on: as its CRL distribution point (RFC 5280 §4.2.1.13) and its OCSP responder
+	// (authority information access, §4.2.2.1). The server serves both (internal/scep).
+	CRLURL, OCSPURL string
 }
 
 // CA is the installation's certificate authority. It is safe for concurrent use.
@@ -81,6 +88,11 @@ type CA struct {
 	now  func() time.Time
 	cert *x509.Certificate
 	key  crypto.Signer
+	// crlURL and ocspURL are Options.CRLURL and Options.OCSPURL.
+	crlURL, ocspURL string
+	// ra is the RSA certificate and key SCEP encrypts requests to (ra.go).
+	raCert *x509.Certificate
+	raKey  *rsa.PrivateKey
 }
 
 // Open applies the package's migrations and loads the CA from d, creating it (ECDSA
@@ -93,7 +105,7 @@ func Open(ctx context.Context, d *db.DB, o Options) (*CA, error) {
 	if err := d.Migrate(ctx, "pki", sub); err != nil {
 		return nil, err
 	}
-	ca := &CA{db: d, now: o.Now}
+	ca := &CA{db: d, now: o.Now, crlURL: o.CRLURL, ocspURL: o.OCSPURL}
 	if ca.now == nil {
 		ca.now = time.Now
 	}
@@ -109,6 +121,9 @@ func Open(ctx context.Context, d *db.DB, o Options) (*CA, error) {
 	}
 	if ca.key, err = parseKey(keyPEM); err != nil {
 		return nil, fmt.Errorf("CA key: %w", err)
+	}
+	if err := ca.loadRA(ctx); err != nil {
+		return nil, err
 	}
 	return ca, nil
 }
@@ -152,17 +167,8 @@ func (ca *CA) create(ctx context.Context, name string) (certPEM, keyPEM string, 
 	if err != nil {
 		return "", "", fmt.Errorf("CA certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", "", fmt.Errorf("CA key: %w", err)
-	}
-	err = ca.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO pki_ca (id, cert_pem, key_pem, created) VALUES (1, $1, $2, $3)
-			ON CONFLICT (id) DO NOTHING`, pemString("CERTIFICATE", der), pemString("PRIVATE KEY", keyDER), now.UnixMicro())
-		return err
-	})
-	if err != nil {
-		return "", "", fmt.Errorf("store CA: %w", err)
+	if err := ca.saveKeyPair(ctx, "pki_ca", "CA", der, key, now); err != nil {
+		return "", "", err
 	}
 	return ca.read(ctx)
 }
@@ -199,42 +205,77 @@ type Identity struct {
 // Issue makes a new certificate for s and p: RSA 2048, which every S/MIME client can
 // encrypt to, valid for a year, with the address as rfc822Name.
 func (ca *CA) Issue(ctx context.Context, s Subject, p Purpose) (Identity, error) {
-	tmpl, err := ca.leafTemplate(s, p)
-	if err != nil {
-		return Identity{}, err
-	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return Identity{}, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	is, cert, err := ca.issue(ctx, s, p, key.Public(), key)
 	if err != nil {
-		return Identity{}, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
+		return Identity{}, err
+	}
+	return Identity{Issued: is, Cert: cert, Key: key}, nil
+}
+
+// IssueForKey makes a new certificate for s and p for a public key whose private key
+// the CA never sees, as SCEP enrolment asks (the device keeps its key). The subject
+// and extensions are the CA's, from s alone, as for Issue: nothing of the request that
+// brought pub can choose them. The key must be RSA of at least 2048 bits or ECDSA
+// P-256 or P-384.
+func (ca *CA) IssueForKey(ctx context.Context, s Subject, p Purpose, pub crypto.PublicKey) (Issued, *x509.Certificate, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return Issued{}, nil, fmt.Errorf("%w: RSA key of %d bits for %s; at least 2048 are needed", ErrInvalid, k.N.BitLen(), s.Address)
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return Issued{}, nil, fmt.Errorf("%w: ECDSA key on %s for %s; P-256 or P-384 are accepted", ErrInvalid, k.Curve.Params().Name, s.Address)
+		}
+	default:
+		return Issued{}, nil, fmt.Errorf("%w: %T key for %s; RSA or ECDSA are accepted", ErrInvalid, pub, s.Address)
+	}
+	return ca.issue(ctx, s, p, pub, nil)
+}
+
+// issue signs and records a certificate for pub; key is stored with it when the CA
+// made it (Issue), and stored empty when the holder keeps it (IssueForKey).
+func (ca *CA) issue(ctx context.Context, s Subject, p Purpose, pub crypto.PublicKey, key crypto.Signer) (Issued, *x509.Certificate, error) {
+	tmpl, err := ca.leafTemplate(s, p)
+	if err != nil {
+		return Issued{}, nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	if err != nil {
+		return Issued{}, nil, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return Identity{}, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
+		return Issued{}, nil, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return Identity{}, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
+	keyPEM := ""
+	if key != nil {
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return Issued{}, nil, fmt.Errorf("issue %s certificate for %s: %w", p, s.Address, err)
+		}
+		keyPEM = pemString("PRIVATE KEY", keyDER)
 	}
-	id := Identity{Issued: Issued{
+	is := Issued{
 		Serial: serialHex(cert.SerialNumber), UserID: s.UserID, Address: tmpl.EmailAddresses[0], Purpose: p,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
-	}, Cert: cert, Key: key}
+	}
 	err = ca.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO pki_certificates
 			(serial, user_id, address, purpose, cert_pem, key_pem, not_before, not_after)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			id.Serial, id.UserID, id.Address, string(p), pemString("CERTIFICATE", der), pemString("PRIVATE KEY", keyDER),
+			is.Serial, is.UserID, is.Address, string(p), pemString("CERTIFICATE", der), keyPEM,
 			cert.NotBefore.UnixMicro(), cert.NotAfter.UnixMicro())
 		return err
 	})
 	if err != nil {
-		return Identity{}, fmt.Errorf("store %s certificate for %s: %w", p, s.Address, err)
+		return Issued{}, nil, fmt.Errorf("store %s certificate for %s: %w", p, s.Address, err)
 	}
-	return id, nil
+	return is, cert, nil
 }
 
 func (ca *CA) leafTemplate(s Subject, p Purpose) (*x509.Certificate, error) {
@@ -268,6 +309,12 @@ func (ca *CA) leafTemplate(s Subject, p Purpose) (*x509.Certificate, error) {
 	}
 	now := ca.now()
 	tmpl.SerialNumber = serial
+	if ca.crlURL != "" {
+		tmpl.CRLDistributionPoints = []string{ca.crlURL}
+	}
+	if ca.ocspURL != "" {
+		tmpl.OCSPServer = []string{ca.ocspURL}
+	}
 	tmpl.NotBefore = now.Add(-backdate)
 	tmpl.NotAfter = now.Add(leafValidity)
 	if tmpl.NotAfter.After(ca.cert.NotAfter) {
@@ -278,12 +325,13 @@ func (ca *CA) leafTemplate(s Subject, p Purpose) (*x509.Certificate, error) {
 
 // Identity returns s's newest valid certificate for p with more than 30 days left
 // and the same address, issuing a new one if there is none. Re-downloads thus carry
-// the same identity, which S/MIME needs to decrypt earlier mail.
+// the same identity, which S/MIME needs to decrypt earlier mail. Certificates whose
+// key the holder keeps (IssueForKey) are never returned: there is no key to deliver.
 func (ca *CA) Identity(ctx context.Context, s Subject, p Purpose) (Identity, error) {
 	addr := strings.ToLower(strings.TrimSpace(s.Address))
 	var certPEM, keyPEM string
 	err := ca.db.Read().QueryRowContext(ctx, `SELECT cert_pem, key_pem FROM pki_certificates
-		WHERE user_id = $1 AND purpose = $2 AND address = $3 AND revoked = 0 AND not_after > $4
+		WHERE user_id = $1 AND purpose = $2 AND address = $3 AND revoked = 0 AND not_after > $4 AND key_pem <> ''
 		ORDER BY not_after DESC LIMIT 1`,
 		s.UserID, string(p), addr, ca.now().Add(renewBefore).UnixMicro()).Scan(&certPEM, &keyPEM)
 	if errors.Is(err, sql.ErrNoRows) {

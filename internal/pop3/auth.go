@@ -1,7 +1,7 @@
 package pop3
 
-// USER and PASS (RFC 1939 section 7), AUTH (RFC 5034) with PLAIN (RFC 4616) and
-// LOGIN, and the maildrop lock taken at login (RFC 1939 section 8).
+// USER and PASS (RFC 1939 section 7), AUTH (RFC 5034) with PLAIN (RFC 4616), LOGIN,
+// OAUTHBEARER (RFC 7628) and XOAUTH2, and the maildrop lock taken at login (RFC 1939 section 8).
 
 import (
 	"bytes"
@@ -9,10 +9,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
 )
@@ -72,7 +74,7 @@ func (c *session) cmdAuth(ctx context.Context, cmd command) error {
 		return err
 	}
 	if len(cmd.args) == 0 {
-		return c.writeMulti("+OK SASL mechanisms follow", strings.Fields(mechanisms))
+		return c.writeMulti("+OK SASL mechanisms follow", c.mechanisms())
 	}
 	if len(cmd.args) > 2 {
 		return fail("", "AUTH takes a mechanism and an optional initial response")
@@ -81,8 +83,14 @@ func (c *session) cmdAuth(ctx context.Context, cmd command) error {
 	if len(cmd.args) == 2 {
 		initial = &cmd.args[1]
 	}
-	switch strings.ToUpper(cmd.args[0]) {
-	case "PLAIN":
+	switch mech := strings.ToUpper(cmd.args[0]); {
+	case slices.Contains(auth.TokenMechanisms, mech) && c.srv.cfg.Auth.TokensEnabled():
+		resp, err := c.saslStep("", initial)
+		if err != nil {
+			return err
+		}
+		return c.loginToken(ctx, mech, resp)
+	case mech == "PLAIN":
 		resp, err := c.saslStep("", initial)
 		if err != nil {
 			return err
@@ -93,7 +101,7 @@ func (c *session) cmdAuth(ctx context.Context, cmd command) error {
 			return fail(codeAuth, "malformed PLAIN response")
 		}
 		return c.login(ctx, "PLAIN", string(parts[1]), string(parts[2]), string(parts[0]))
-	case "LOGIN":
+	case mech == "LOGIN":
 		user, err := c.saslStep("Username:", initial)
 		if err != nil {
 			return err
@@ -104,7 +112,7 @@ func (c *session) cmdAuth(ctx context.Context, cmd command) error {
 		}
 		return c.login(ctx, "LOGIN", string(user), string(pass), "")
 	}
-	return fail("", "unsupported SASL mechanism %.20q; this server offers %s", cmd.args[0], mechanisms)
+	return fail("", "unsupported SASL mechanism %.20q; this server offers %s", cmd.args[0], strings.Join(c.mechanisms(), " "))
 }
 
 // saslStep returns the client's next SASL response: the initial response sent with
@@ -144,15 +152,45 @@ func (c *session) saslStep(challenge string, initial *string) ([]byte, error) {
 	return b, nil
 }
 
-// login checks credentials, locks the maildrop and lists it, entering the TRANSACTION
-// state (RFC 1939 section 4). A failed login is answered after a delay, and the
-// third closes the connection. The password is never logged.
+// source describes the session for the authenticator's lockout and audit log.
+func (c *session) source() auth.Source {
+	return auth.Source{Protocol: "pop3", Remote: auth.RemoteAddr(c.raw.RemoteAddr())}
+}
+
+// login checks a password and enters the TRANSACTION state. The password is never
+// logged.
 func (c *session) login(ctx context.Context, mech, name, password, authz string) error {
-	log := c.log.With("login", name, "mechanism", mech)
-	u, err := c.srv.cfg.Auth.Authenticate(ctx, name, password)
+	u, err := c.srv.cfg.Auth.Password(ctx, name, password, c.source())
 	if err == nil && authz != "" && !actsAs(u, name, authz) {
 		err = errAuthz
 	}
+	return c.enter(ctx, c.log.With("login", name, "mechanism", mech), u, err)
+}
+
+// loginToken signs in with an OAuth bearer token. A refused token is answered first
+// with the mechanism's error challenge, which the client acknowledges with a dummy
+// response, and only then with -ERR [AUTH] (RFC 7628 section 3.2.2; XOAUTH2 does the
+// same).
+func (c *session) loginToken(ctx context.Context, mech string, resp []byte) error {
+	r, err := auth.ParseBearerResponse(mech, resp)
+	if err != nil {
+		return fail(codeAuth, "malformed %s response", mech)
+	}
+	u, err := c.srv.cfg.Auth.Bearer(ctx, r.Login, r.Token, c.source())
+	if errors.Is(err, directory.ErrBadCredentials) {
+		if _, rerr := c.saslStep(string(auth.BearerFailure(mech)), nil); rerr != nil {
+			if rp := (*reply)(nil); !errors.As(rerr, &rp) || rp.hangup {
+				return rerr
+			}
+		}
+	}
+	return c.enter(ctx, c.log.With("login", r.Login, "mechanism", mech), u, err)
+}
+
+// enter locks the maildrop of u and lists it, entering the TRANSACTION state (RFC
+// 1939 section 4), or answers the failure err. A failed login is answered after a
+// delay, and the third closes the connection.
+func (c *session) enter(ctx context.Context, log *slog.Logger, u directory.User, err error) error {
 	if err != nil {
 		text := "invalid login name or password"
 		switch {

@@ -2,9 +2,22 @@ package pop3
 
 // CAPA: RFC 2449 section 5.
 
-// mechanisms are the SASL mechanisms AUTH offers (RFC 5034): PLAIN (RFC 4616), and
-// LOGIN, which is no standard but what Outlook and older clients use.
-const mechanisms = "PLAIN LOGIN"
+import (
+	"strings"
+
+	"mailroom/internal/auth"
+)
+
+// mechanisms are the SASL mechanisms AUTH offers (RFC 5034): PLAIN (RFC 4616), LOGIN,
+// which is no standard but what Outlook and older clients use, and when the server
+// takes tokens OAUTHBEARER (RFC 7628) and XOAUTH2.
+func (c *session) mechanisms() []string {
+	m := []string{"PLAIN", "LOGIN"}
+	if c.srv.cfg.Auth.TokensEnabled() {
+		m = append(m, auth.TokenMechanisms...)
+	}
+	return m
+}
 
 // cmdCapa lists the server's capabilities. USER and SASL are listed only over TLS and
 // before login, because logins are refused otherwise; this plays the part of IMAP's
@@ -24,7 +37,7 @@ func (c *session) cmdCapa(cmd command) error {
 	if c.state == stateAuthorization {
 		switch {
 		case c.tls:
-			caps = append(caps, "USER", "SASL "+mechanisms) // RFC 2449 sections 6.2, 6.3
+			caps = append(caps, "USER", "SASL "+strings.Join(c.mechanisms(), " ")) // RFC 2449 sections 6.2, 6.3
 		case c.srv.cfg.TLS != nil:
 			caps = append(caps, "STLS") // RFC 2595 section 4
 		}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
@@ -43,6 +45,8 @@ type env struct {
 	srv      *Server
 	store    store.Store
 	dir      *directory.Directory
+	auth     *auth.Service
+	tokens   *authtest.Issuer
 	alice    directory.User
 	inbox    store.FolderID
 	ids      []store.MessageID // of testMessages, in order
@@ -91,7 +95,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if _, err := st.EnsureAccount(ctx, store.AccountID(alice.ID)); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: st, dir: dir, alice: alice, served: make(chan error, 2)}
+	e := &env{store: st, dir: dir, alice: alice, served: make(chan error, 2), tokens: authtest.NewIssuer(nil)}
+	if e.auth, err = auth.New(ctx, auth.Config{DB: d, Directory: dir, Tokens: e.tokens}); err != nil {
+		t.Fatal(err)
+	}
 	inbox, err := st.FolderByRole(ctx, store.AccountID(alice.ID), store.RoleInbox)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +135,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 	cfg := Config{
 		Store:            st,
-		Auth:             dir,
+		Auth:             e.auth,
 		Domains:          dir,
 		TLS:              serverTLS,
 		Logger:           slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/connserver"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
@@ -33,11 +34,14 @@ type Domains interface {
 	Domain(ctx context.Context, name string) (directory.Domain, error)
 }
 
-// Authenticator checks a login name and password; *directory.Directory is one. It
-// returns an error matching directory.ErrBadCredentials or directory.ErrDisabled when
-// the login is refused, and any other error when it cannot tell.
+// Authenticator signs users in with a password or an OAuth bearer token;
+// *auth.Service is one. It returns an error matching directory.ErrBadCredentials or
+// directory.ErrDisabled when the login is refused, and any other error when it cannot
+// tell. TokensEnabled says whether the token mechanisms are worth offering.
 type Authenticator interface {
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+	Password(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
+	TokensEnabled() bool
 }
 
 // Config is what a Server is built from.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
 )
@@ -253,7 +254,7 @@ func TestSTLSInjection(t *testing.T) {
 // implicit-TLS listener.
 func TestNoTLS(t *testing.T) {
 	e := newEnv(t)
-	srv := New(Config{Store: e.store, Auth: e.dir, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	srv := New(Config{Store: e.store, Auth: e.auth, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -288,9 +289,15 @@ func TestNoTLS(t *testing.T) {
 // failingAuth stands for a directory that cannot answer.
 type failingAuth struct{}
 
-func (failingAuth) Authenticate(context.Context, string, string) (directory.User, error) {
+func (failingAuth) Password(context.Context, string, string, auth.Source) (directory.User, error) {
 	return directory.User{}, errors.New("database is locked")
 }
+
+func (failingAuth) Bearer(context.Context, string, string, auth.Source) (directory.User, error) {
+	return directory.User{}, errors.New("database is locked")
+}
+
+func (failingAuth) TokensEnabled() bool { return true }
 
 // TestAuthOutage checks that a directory failure is a [SYS/TEMP] reply, not a failed
 // login.

@@ -60,7 +60,11 @@ func (s *Service) Build(ctx context.Context, userID int64, unsigned bool) (Deliv
 		in.VPNUUID = v.VPNUUID
 	}
 	needClient, needSMIME := p.Settings.Needs()
-	if in.Client, err = s.identity(ctx, needClient, u, pki.ClientAuth); err != nil {
+	if needClient && p.Settings.ClientCertificate == SourceMailroomSCEP {
+		if in.SCEP, err = s.enrolment(ctx, u); err != nil {
+			return Delivery{}, err
+		}
+	} else if in.Client, err = s.identity(ctx, needClient, u, pki.ClientAuth); err != nil {
 		return Delivery{}, err
 	}
 	if in.SMIME, err = s.identity(ctx, needSMIME, u, pki.SMIME); err != nil {
@@ -104,6 +108,18 @@ func (s *Service) identity(ctx context.Context, need bool, u directory.User, pur
 		return nil, err
 	}
 	return &Identity{PKCS12: data, Password: password, Serial: id.Serial}, nil
+}
+
+// enrolment makes a one-time SCEP challenge for u: each delivery gets its own.
+func (s *Service) enrolment(ctx context.Context, u directory.User) (*SCEPEnrolment, error) {
+	if s.o.SCEP == nil || s.o.SCEPURL == "" {
+		return nil, fmt.Errorf("profile for %s needs SCEP enrolment, and this server has no SCEP endpoint", u.Address)
+	}
+	pw, _, err := s.o.SCEP.NewChallenge(ctx, pki.Subject{UserID: u.ID, Address: u.Address, Name: u.DisplayName})
+	if err != nil {
+		return nil, err
+	}
+	return &SCEPEnrolment{URL: s.o.SCEPURL, Challenge: pw}, nil
 }
 
 // RecordDownload notes that the user downloaded the given version of a profile.

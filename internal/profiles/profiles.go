@@ -62,6 +62,12 @@ type Certificates interface {
 	PKCS12(id pki.Identity, password string) ([]byte, error)
 }
 
+// SCEPChallenges makes the one-time challenges SCEP payloads carry;
+// *scep.Challenges has it.
+type SCEPChallenges interface {
+	NewChallenge(ctx context.Context, s pki.Subject) (password string, expires time.Time, err error)
+}
+
 // DeviceReports tells which policy a user's devices last synced under. The
 // ActiveSync server implements it; until it is wired, status stops at "delivered".
 type DeviceReports interface {
@@ -84,6 +90,10 @@ type Options struct {
 	Directory Directory
 	// CA issues identities; without one, profiles that need a certificate fail.
 	CA Certificates
+	// SCEP and SCEPURL are the challenges and the enrolment URL for client
+	// certificates from SourceMailroomSCEP; without them such profiles fail.
+	SCEP    SCEPChallenges
+	SCEPURL string
 	// Signer signs delivered profiles; nil delivers them unsigned.
 	Signer *mobileconfig.Signer
 	// Reports is nil until the ActiveSync server reports syncs.

@@ -14,6 +14,7 @@ import (
 const (
 	EASPayloadType    = "com.apple.eas.account"
 	PKCS12PayloadType = "com.apple.security.pkcs12"
+	SCEPPayloadType   = "com.apple.security.scep"
 )
 
 // UserError is a user for whom a profile cannot be made: an attribute the profile
@@ -103,6 +104,13 @@ func (s Settings) Needs() (client, smime bool) {
 	return client, smime
 }
 
+// SCEPEnrolment is what a com.apple.security.scep payload tells the device: where to
+// enrol and the one-time challenge that proves it may.
+type SCEPEnrolment struct {
+	URL       string
+	Challenge string
+}
+
 // Identity is a PKCS #12 identity to put in a profile.
 type Identity struct {
 	PKCS12   []byte
@@ -120,14 +128,18 @@ type RenderInput struct {
 	User     directory.User
 	// VPNUUID is the VPNUUID of Settings.VPN's per-app VPN; empty without one.
 	VPNUUID string
-	// Client and SMIME are the identities Settings.Needs asks for.
+	// Client and SMIME are the identities Settings.Needs asks for; Client is nil
+	// when the client certificate comes by SCEP.
 	Client, SMIME *Identity
+	// SCEP is the enrolment for a client certificate from SourceMailroomSCEP.
+	SCEP *SCEPEnrolment
 }
 
 // Render makes the profile for one user: a com.apple.eas.account payload with every
 // key docs/profiles.md lists, and a com.apple.security.pkcs12 payload per identity
-// the settings need. It is a pure function of in: the same input gives the same
-// profile, with UUIDs derived from (profile, version, user).
+// the settings need, or a com.apple.security.scep payload for a client certificate
+// the device enrols for itself. It is a pure function of in: the same input gives the
+// same profile, with UUIDs derived from (profile, version, user).
 //
 // The profile's identifier is the same for every e-mail profile a user gets from this
 // server, so installing a newer version, or another profile after a reassignment,
@@ -161,6 +173,22 @@ func Render(in RenderInput) (mobileconfig.Profile, error) {
 	eas := easPayload{s: s, acct: acct, vpnUUID: in.VPNUUID}
 	eas.Common = mobileconfig.Common{Identifier: id + ".eas", UUID: uuid(id + ".eas"), DisplayName: s.AccountName, Organization: u.Domain}
 	needClient, needSMIME := s.Needs()
+	if needClient && s.ClientCertificate == SourceMailroomSCEP {
+		if in.SCEP == nil || in.SCEP.URL == "" || in.SCEP.Challenge == "" {
+			return mobileconfig.Profile{}, fmt.Errorf("render %s for %s: no SCEP enrolment given", in.Profile, u.Address)
+		}
+		pid := id + ".client-certificate"
+		eas.clientUUID = uuid(pid)
+		p.Payloads = append(p.Payloads, SCEPPayload{
+			Common: mobileconfig.Common{Identifier: pid, UUID: eas.clientUUID, Organization: u.Domain,
+				DisplayName: "sign-in certificate for " + u.Address},
+			URL: in.SCEP.URL, Name: in.Hostname, Challenge: in.SCEP.Challenge,
+			// The CA names the challenge's user, by primary address, whatever the
+			// request says; asking for exactly that keeps the request acceptable.
+			CommonName: u.Address,
+		})
+		needClient = false
+	}
 	for _, c := range []struct {
 		need   bool
 		ident  *Identity
@@ -320,6 +348,40 @@ func (p PKCS12Payload) PayloadDict() (map[string]any, error) {
 	}
 	if p.Password != "" {
 		d["Password"] = p.Password
+	}
+	return d, nil
+}
+
+// SCEPPayload asks the device to make an RSA 2048 key and enrol a certificate for it
+// by SCEP (com.apple.security.scep).
+type SCEPPayload struct {
+	mobileconfig.Common
+	URL        string // the SCEP endpoint
+	Name       string // the CA's name for the server (the schema's Name)
+	Challenge  string // the one-time challenge password
+	CommonName string // the subject's CN
+}
+
+// PayloadDict implements mobileconfig.Payload with the keys of
+// com.apple.security.scep.yaml. Key Usage 1 (signing) is what TLS client
+// authentication needs of the key.
+func (p SCEPPayload) PayloadDict() (map[string]any, error) {
+	d, err := p.Common.Dict(SCEPPayloadType)
+	if err != nil {
+		return nil, err
+	}
+	if p.URL == "" || p.Challenge == "" {
+		return nil, fmt.Errorf("%w: scep payload %s without URL or challenge", mobileconfig.ErrInvalid, p.Identifier)
+	}
+	d["PayloadContent"] = map[string]any{
+		"URL":              p.URL,
+		"Name":             p.Name,
+		"Challenge":        p.Challenge,
+		"Subject":          []any{[]any{[]any{"CN", p.CommonName}}},
+		"Keysize":          2048,
+		"Key Type":         "RSA",
+		"Key Usage":        1,
+		"KeyIsExtractable": false,
 	}
 	return d, nil
 }

@@ -3,6 +3,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -64,6 +65,12 @@ const (
 	// SourceMailroomCA is Mailroom's built-in CA (internal/pki): the profile carries
 	// a PKCS #12 identity issued for the user.
 	SourceMailroomCA CertSource = "mailroom-ca"
+	// SourceMailroomSCEP is the built-in CA by SCEP (internal/scep): the profile
+	// carries a com.apple.security.scep payload with a one-time challenge, and the
+	// device makes its own key, which never leaves it. For the client certificate
+	// only: an S/MIME key must be kept by the CA, so that every device of the user
+	// and every later download can decrypt mail encrypted to it.
+	SourceMailroomSCEP CertSource = "mailroom-scep"
 )
 
 // DataToSync chooses the Exchange services the device syncs (Intune: "Exchange data
@@ -278,7 +285,8 @@ func (s Settings) Validate(cfg Config) error {
 			bad(SettingClientCert, "is set but the authentication method is %s", AuthPassword)
 		}
 	case AuthCertificate:
-		checkSource(bad, SettingClientCert, s.ClientCertificate, "the authentication method "+string(AuthCertificate))
+		checkSource(bad, SettingClientCert, s.ClientCertificate, "the authentication method "+string(AuthCertificate),
+			SourceMailroomCA, SourceMailroomSCEP)
 	case AuthDerivedCredential:
 		bad(SettingAuth, "%s needs a derived-credential provider, and this server has none; use %s or %s",
 			AuthDerivedCredential, AuthCertificate, AuthPassword)
@@ -340,7 +348,7 @@ func (s Settings) validateSMIME(bad func(setting, format string, args ...any)) {
 				bad(c.certName, "is set but the certificate type is %s, not %s", c.typ, CertProfile)
 			}
 		case CertProfile:
-			checkSource(bad, c.certName, c.source, "the certificate type "+string(CertProfile))
+			checkSource(bad, c.certName, c.source, "the certificate type "+string(CertProfile), SourceMailroomCA)
 		case CertDerivedCredential:
 			bad(c.typeName, "%s needs a derived-credential provider, and this server has none; use %s, %s or %s",
 				CertDerivedCredential, CertProfile, CertNone, CertNotConfigured)
@@ -350,12 +358,18 @@ func (s Settings) validateSMIME(bad func(setting, format string, args ...any)) {
 	}
 }
 
-func checkSource(bad func(setting, format string, args ...any), setting string, src CertSource, need string) {
-	switch src {
-	case SourceMailroomCA:
-	case "":
-		bad(setting, "is missing: %s needs a certificate source (%s)", need, SourceMailroomCA)
+func checkSource(bad func(setting, format string, args ...any), setting string, src CertSource, need string, allowed ...CertSource) {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	switch {
+	case slices.Contains(allowed, src):
+	case src == "":
+		bad(setting, "is missing: %s needs a certificate source (%s)", need, strings.Join(names, " or "))
+	case src == SourceMailroomSCEP:
+		bad(setting, "%s is for the sign-in certificate only: an S/MIME key must stay with the CA; use %s", src, SourceMailroomCA)
 	default:
-		bad(setting, "%q is not a certificate source (the only one is %s)", src, SourceMailroomCA)
+		bad(setting, "%q is not a certificate source (use %s)", src, strings.Join(names, " or "))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"mailroom/internal/activesync"
+	"mailroom/internal/auth"
 	"mailroom/internal/instance"
 	"mailroom/internal/mailflow"
 	"mailroom/internal/pki"
@@ -20,14 +21,20 @@ func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return activeSync(ctx, in, log, svc, ca)
+	signIn, _, err := Auth(ctx, in, log)
+	if err != nil {
+		return nil, err
+	}
+	return activeSync(ctx, in, log, svc, ca, signIn)
 }
 
-// activeSync builds the ActiveSync server over an opened profile service and CA.
-func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA) (*activesync.Server, error) {
+// activeSync builds the ActiveSync server over an opened profile service, CA and
+// sign-in service.
+func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service) (*activesync.Server, error) {
 	return activesync.New(ctx, activesync.Config{
 		Store:     in.Store,
 		Directory: in.Directory,
+		Auth:      signIn,
 		DB:        in.DB,
 		Submitter: &mailflow.Submitter{
 			Flow:    in.Flow,

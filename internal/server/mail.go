@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
 	"mailroom/internal/msgauth"
@@ -101,7 +102,7 @@ func (b *background) Shutdown(ctx context.Context) error {
 }
 
 // mailServices starts the outbound queue's worker and builds the SMTP server.
-func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, log *slog.Logger) (*smtp.Server, *background) {
+func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, signIn *auth.Service, log *slog.Logger) (*smtp.Server, *background) {
 	cfg := in.Config
 	worker := runBackground(ctx, func(ctx context.Context) {
 		if err := in.Queue.Run(ctx); err != nil && ctx.Err() == nil {
@@ -111,6 +112,7 @@ func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Con
 	srv := smtp.New(smtp.Config{
 		Hostname:       cfg.Hostname,
 		Directory:      in.Directory,
+		Auth:           signIn,
 		Mailboxes:      in.Store,
 		Outbound:       outboundQueue{in.Queue},
 		Checker:        checker{&msgauth.Verifier{Resolver: in.Resolver, Hostname: cfg.Hostname, Logger: log}},

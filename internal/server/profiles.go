@@ -12,6 +12,7 @@ import (
 	"mailroom/internal/mobileconfig"
 	"mailroom/internal/pki"
 	"mailroom/internal/profiles"
+	"mailroom/internal/scep"
 )
 
 // Profiles opens the built-in certificate authority (made on first use) and the device
@@ -19,7 +20,11 @@ import (
 // the ActiveSync device records which policy each user's devices synced under. The
 // server's download page and the profile administration commands share it.
 func Profiles(ctx context.Context, in *instance.Instance) (*profiles.Service, *pki.CA, error) {
-	ca, err := pki.Open(ctx, in.DB, pki.Options{Name: "Mailroom CA " + in.Config.Hostname})
+	ca, err := openCA(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	challenges, err := scep.OpenChallenges(ctx, in.DB, 0, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -33,6 +38,7 @@ func Profiles(ctx context.Context, in *instance.Instance) (*profiles.Service, *p
 	}
 	svc, err := profiles.New(ctx, in.DB, profiles.Options{
 		Hostname: in.Config.Hostname, Directory: in.Directory, CA: ca, Signer: signer, Reports: reports,
+		SCEP: challenges, SCEPURL: Enrolment(in.Config).SCEP,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -21,14 +21,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailroom/internal/adminapi"
+	"mailroom/internal/auth"
 	"mailroom/internal/autodiscover"
 	"mailroom/internal/config"
+	"mailroom/internal/dav"
 	"mailroom/internal/imap"
 	"mailroom/internal/instance"
+	"mailroom/internal/oauth"
 	"mailroom/internal/pop3"
 	"mailroom/internal/profiles"
 	"mailroom/internal/retention"
 	"mailroom/internal/tlsconf"
+	"mailroom/internal/web"
 )
 
 // Logger builds the process logger the configuration asks for.
@@ -74,6 +79,11 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "mailroom_db_queries_total",
+		Help:        "SQL statements this process sent to the database, BEGIN and COMMIT included.",
+		ConstLabels: prometheus.Labels{"dialect": string(in.DB.Dialect)},
+	}, func() float64 { return float64(in.DB.Queries()) }))
 	m := newMetrics(reg)
 
 	signer, err := ProfileSigner(in)
@@ -85,13 +95,39 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	eas, err := activeSync(ctx, in, log, profileService, ca)
+	signIn, tokens, err := Auth(ctx, in, log)
+	if err != nil {
+		return err
+	}
+	eas, err := activeSync(ctx, in, log, profileService, ca, signIn)
+	if err != nil {
+		return err
+	}
+	authz, err := OAuth(in, signIn, tokens, log)
 	if err != nil {
 		return err
 	}
 	downloads := profiles.NewHandler(profileService, in.Directory, log.With("component", "profiles"))
+	enrolment, err := SCEP(ctx, in, ca, log)
+	if err != nil {
+		return err
+	}
+	admin := adminapi.New(adminapi.Config{
+		Directory: in.Directory, Domains: in, Queue: in.Queue, Devices: eas, Profiles: profileService, Certificates: ca,
+		Services: Discovery(cfg), Hostname: cfg.Hostname,
+		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: in.Directory}},
+		Logger:         log.With("component", "adminapi"),
+	})
+	console, err := web.New(ctx, web.Config{
+		DB: in.DB, Passwords: web.DirectoryPasswords{Directory: in.Directory}, Directory: in.Directory, Domains: in, Mailboxes: in.Store, Devices: eas,
+		Queue: in.Queue, Profiles: profileService, CA: ca, Resolver: in.Resolver, Services: Discovery(cfg),
+		Hostname: cfg.Hostname, Logger: log.With("component", "web"),
+	})
+	if err != nil {
+		return err
+	}
 	web := &http.Server{
-		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads)),
+		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads, admin, console, enrolment, authz, calDAV(in, log))),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -122,13 +158,13 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		}
 	}
 
-	mta, worker := mailServices(ctx, in, tlsConfig, log)
+	mta, worker := mailServices(ctx, in, tlsConfig, signIn, log)
 	services = append(services, mta, worker)
 	add("smtp", cfg.SMTP.Listen, false, mta.ServeMX)
 	add("submission", cfg.SMTP.Submission, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, false) })
 	add("submissions", cfg.SMTP.Submissions, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, true) })
 
-	pop := pop3.New(pop3.Config{Store: in.Store, Auth: in.Directory, Domains: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "pop3")})
+	pop := pop3.New(pop3.Config{Store: in.Store, Auth: signIn, Domains: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "pop3")})
 	purge := runBackground(ctx, func(ctx context.Context) {
 		// Messages POP3 moved to Deleted Items are purged after their domain's period.
 		if err := retention.Run(ctx, time.Hour, in.Store, in.Directory, log.With("component", "retention")); err != nil && ctx.Err() == nil {
@@ -139,7 +175,7 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	add("pop3", cfg.POP3.Listen, false, func(ln net.Listener) error { return pop.Serve(ln, false) })
 	add("pop3s", cfg.POP3.TLSListen, false, func(ln net.Listener) error { return pop.Serve(ln, true) })
 
-	mua := imap.New(imap.Config{Store: in.Store, Auth: in.Directory, Grants: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "imap")})
+	mua := imap.New(imap.Config{Store: in.Store, Auth: signIn, Grants: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "imap")})
 	services = append(services, mua)
 	add("imap", cfg.IMAP.Listen, false, func(ln net.Listener) error { return mua.Serve(ln, false) })
 	add("imaps", cfg.IMAP.TLSListen, false, func(ln net.Listener) error { return mua.Serve(ln, true) })
@@ -214,4 +250,33 @@ func Discovery(cfg config.Config) autodiscover.Services {
 	s := autodiscover.ServicesFromConfig(cfg)
 	s.CalDAV, s.CardDAV = "", ""
 	return s
+}
+
+// OAuth builds the OAuth 2.0 / OpenID Connect authorization server (docs/oauth.md) on
+// the token verifier Auth made, whose sign-in page checks passwords and records
+// events through signIn.
+func OAuth(in *instance.Instance, signIn *auth.Service, tokens *oauth.Verifier, log *slog.Logger) (*oauth.Server, error) {
+	return oauth.NewServer(oauth.Config{Verifier: tokens, Directory: in.Directory, Passwords: signIn, Audit: signIn, Logger: log.With("component", "oauth")})
+}
+
+// Issuer is the OAuth issuer: https://<hostname>, with the port of the first HTTPS
+// listener unless it is 443.
+func Issuer(c config.Config) string {
+	port := "443"
+	if len(c.HTTP.TLSListen) > 0 {
+		if _, p, err := net.SplitHostPort(c.HTTP.TLSListen[0]); err == nil {
+			port = p
+		}
+	}
+	if port == "443" {
+		return "https://" + c.Hostname
+	}
+	return "https://" + net.JoinHostPort(c.Hostname, port)
+}
+
+// calDAV builds the CalDAV and CardDAV server over the store, signing users in and
+// listing the global address list through the directory.
+func calDAV(in *instance.Instance, log *slog.Logger) *dav.Handler {
+	d := dav.Directory{Dir: in.Directory}
+	return dav.New(dav.Config{Store: in.Store, Auth: d, GAL: d, Logger: log.With("component", "dav")})
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
@@ -45,6 +47,8 @@ type env struct {
 	dir      string
 	dirDB    *db.DB
 	Dir      *directory.Directory
+	Auth     *auth.Service
+	Tokens   *authtest.Issuer
 	storeDB  *db.DB
 	Store    store.Store
 	srv      *Server
@@ -79,6 +83,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if e.Dir, err = directory.New(ctx, e.dirDB); err != nil {
 		t.Fatal(err)
 	}
+	// The service's own lockout is tested in internal/auth; here it stays out of the
+	// way of the server's in-memory back-off.
+	e.Tokens = authtest.NewIssuer(nil)
+	loose := auth.Lockout{Threshold: 1000}
+	e.Auth, err = auth.New(ctx, auth.Config{DB: e.dirDB, Directory: e.Dir, Tokens: e.Tokens, AccountLockout: loose, IPLockout: loose})
+	must(t, err)
 	must(t, errOnly(e.Dir.AddDomain(ctx, "example.test", "")))
 	for _, local := range []string{"alice", "bob", "full", "small"} {
 		u, err := e.Dir.AddUser(ctx, directory.NewUser{Address: local + "@example.test", Password: testPassword})
@@ -118,6 +128,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	cfg := Config{
 		Hostname:       testHost,
 		Directory:      e.Dir,
+		Auth:           e.Auth,
 		Mailboxes:      e.Store,
 		Outbound:       e.out,
 		TLS:            tlsConfig,

@@ -29,6 +29,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/store"
 )
@@ -73,9 +74,18 @@ const opTimeout = 2 * time.Minute
 // Directory is what the server needs from internal/directory.
 type Directory interface {
 	ResolveRecipient(ctx context.Context, address string) (directory.Recipient, error)
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
 	User(ctx context.Context, key string) (directory.User, error)
 	GrantsTo(ctx context.Context, userID int64) ([]directory.Grant, error)
+}
+
+// Authenticator signs submission users in with a password or an OAuth bearer token;
+// *auth.Service is one. It returns an error matching directory.ErrBadCredentials or
+// directory.ErrDisabled when the login is refused, and any other error when it cannot
+// tell. TokensEnabled says whether the token mechanisms are worth offering.
+type Authenticator interface {
+	Password(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
+	TokensEnabled() bool
 }
 
 // Mailboxes is what the server needs from the mailbox store. FolderByRole finds the
@@ -136,10 +146,11 @@ type Signer interface {
 	Sign(ctx context.Context, fromDomain string, raw []byte) ([]byte, error)
 }
 
-// Config is everything the server needs; Directory and Mailboxes are required.
+// Config is everything the server needs; Directory, Auth and Mailboxes are required.
 type Config struct {
 	Hostname  string // our host name: in the greeting and in Received fields
 	Directory Directory
+	Auth      Authenticator // signs submission users in
 	Mailboxes Mailboxes
 	Outbound  Outbound // nil: submission refuses remote recipients
 	Checker   Checker  // nil: no Authentication-Results on incoming mail

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 	"mailroom/internal/mime"
 )
@@ -23,7 +24,11 @@ func (s *session) AuthMechanisms() []string {
 	if s.role != roleSubmission || !s.tls {
 		return nil
 	}
-	return []string{sasl.Plain, sasl.Login}
+	m := []string{sasl.Plain, sasl.Login}
+	if s.srv.cfg.Auth.TokensEnabled() {
+		m = append(m, auth.TokenMechanisms...)
+	}
+	return m
 }
 
 // Auth implements smtp.AuthSession.
@@ -40,7 +45,13 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		s.log.Info("AUTH refused: the address is backing off", "for", d.Round(time.Second))
 		return nil, s.reject(errAuthBackoff())
 	}
-	switch strings.ToUpper(mech) {
+	switch mech = strings.ToUpper(mech); mech {
+	case auth.MechOAuthBearer, auth.MechXOAUTH2:
+		if s.srv.cfg.Auth.TokensEnabled() {
+			return newTokenServer(mech, s.verifyToken, func(login string, u directory.User, err error) error {
+				return s.signIn("", login, u, err)
+			}), nil
+		}
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
 			return s.authenticate(identity, username, password)
@@ -53,7 +64,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, reply(504, 5, 5, 4, "Unrecognized authentication mechanism")
 }
 
-// authenticate checks a login and password with the directory. An authorization
+// authenticate checks a login and password or app password. An authorization
 // identity (RFC 4616 2) may only name the user themselves.
 //
 // An account backing off is refused before its password is checked, so a guesser
@@ -67,7 +78,26 @@ func (s *session) authenticate(identity, login, password string) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	u, err := s.srv.cfg.Directory.Authenticate(ctx, login, password)
+	u, err := s.srv.cfg.Auth.Password(ctx, login, password, s.source())
+	return s.signIn(identity, login, u, err)
+}
+
+// verifyToken checks an OAuth bearer token (SASL OAUTHBEARER or XOAUTH2).
+func (s *session) verifyToken(login, token string) (directory.User, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.srv.cfg.Auth.Bearer(ctx, login, token, s.source())
+}
+
+// source describes the connection for the authenticator's lockout and audit log.
+func (s *session) source() auth.Source {
+	return auth.Source{Protocol: "smtp", Remote: auth.RemoteAddr(s.conn.Conn().RemoteAddr())}
+}
+
+// signIn makes u the session's user, or answers the failure err of signing in as
+// login.
+func (s *session) signIn(identity, login string, u directory.User, err error) error {
+	account := strings.ToLower(login)
 	switch {
 	case err == nil:
 		s.srv.authAccount.succeeded(account)
@@ -77,8 +107,11 @@ func (s *session) authenticate(identity, login, password string) error {
 		if d := s.srv.authIP.fail(s.addr); d > 0 {
 			s.log.Warn("too many failed AUTH attempts from the address: backing off", "address", s.addr, "for", d)
 		}
-		if d := s.srv.authAccount.fail(account); d > 0 {
-			s.log.Warn("too many failed AUTH attempts for the account: backing off", "login", login, "for", d)
+		// A token without a user name is counted against its address only.
+		if account != "" {
+			if d := s.srv.authAccount.fail(account); d > 0 {
+				s.log.Warn("too many failed AUTH attempts for the account: backing off", "login", login, "for", d)
+			}
 		}
 		if s.authFailures >= maxAuthFailures {
 			return s.closing(errTooManyErrors())

@@ -275,6 +275,10 @@ type Store interface {
 	// Deliver adds one message to every placement in one durable step: either every copy
 	// is stored or none is.
 	Deliver(ctx context.Context, m NewMessage, to []Placement) ([]Delivered, error)
+	// Replace puts m in place of message id, in the same folder, in one durable step with
+	// one ModSeq: the change log records id expunged and the new message added (a DAV PUT
+	// over an existing resource, an ActiveSync Change). On any error nothing changes.
+	Replace(ctx context.Context, id MessageID, m NewMessage) (Delivered, error)
 	List(ctx context.Context, folder FolderID) ([]MessageInfo, error)
 	// Infos returns the messages of folder with the given UIDs, in UID order; UIDs that
 	// are not there are left out.

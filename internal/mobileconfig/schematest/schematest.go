@@ -187,7 +187,7 @@ func typeMatches(typ string, v any) bool {
 // schemaFile names the schema file of a payload type, if this package has it.
 func schemaFile(payloadType string) (string, bool) {
 	switch payloadType {
-	case "com.apple.mail.managed", "com.apple.eas.account", "com.apple.security.pkcs12":
+	case "com.apple.mail.managed", "com.apple.eas.account", "com.apple.security.pkcs12", "com.apple.security.scep":
 		return payloadType + ".yaml", true
 	}
 	return "", false

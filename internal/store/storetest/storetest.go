@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Props", testProps},
 		{"RemoveAccount", testRemoveAccount},
 		{"ConcurrentDeliveries", testConcurrentDeliveries},
+		{"Replace", testReplace},
+		{"ConcurrentReplace", testConcurrentReplace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

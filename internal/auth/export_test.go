@@ -1,0 +1,4 @@
+package auth
+
+// CoalesceSuccess is coalesceSuccess, for the external tests.
+const CoalesceSuccess = coalesceSuccess
