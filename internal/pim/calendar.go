@@ -241,6 +241,11 @@ func (p *parsed) when(prop *ical.Prop) (t time.Time, allDay bool, err error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("%w: %s %q is not a valid date or date-time", ErrInvalid, prop.Name, prop.Value)
 	}
+	// Year 0 parses but is no calendar year (RFC 5545's DATE has years 0001-9999 in
+	// practice), and recurrence expansion fails on it.
+	if t.Year() < 1 {
+		return time.Time{}, false, fmt.Errorf("%w: %s %q is before year 1", ErrInvalid, prop.Name, prop.Value)
+	}
 	return t, allDay, nil
 }
 
@@ -338,6 +343,13 @@ func (p *parsed) extraDates(c *ical.Component, name string) ([]time.Time, error)
 // It reports bounded when it stopped at lim.MaxInstances with the rule not exhausted
 // and fn still asking for more.
 func (p *parsed) expand(c *ical.Component, lim Limits, fn func(instance) bool) (bounded bool, err error) {
+	// rrule-go panics on some rules it accepted (a weekly rule from year 0, found by
+	// fuzzing): such an object is refused like any other that cannot be expanded.
+	defer func() {
+		if r := recover(); r != nil {
+			bounded, err = false, fmt.Errorf("%w: the recurrence cannot be expanded: %v", ErrInvalid, r)
+		}
+	}()
 	start, dur, ok, err := p.times(c)
 	if err != nil || !ok {
 		return false, err
