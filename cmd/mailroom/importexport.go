@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"mailroom/internal/importer"
 	"mailroom/internal/instance"
 	"mailroom/internal/mailio"
 	"mailroom/internal/store"
@@ -21,7 +20,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	format, err := mailio.Detect(pos[1])
+	sources, err := importer.Sources(pos[1], *folder)
 	if err != nil {
 		return err
 	}
@@ -30,108 +29,18 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		acct := store.AccountID(u.ID)
-		if _, err := in.Store.EnsureAccount(ctx, acct); err != nil {
-			return err
-		}
-		type source struct {
-			folder string
-			open   func() (mailio.Reader, io.Closer, error)
-		}
-		var sources []source
-		switch {
-		case format == mailio.Mbox:
-			name := *folder
-			if name == "" {
-				name = "INBOX"
-			}
-			sources = append(sources, source{name, func() (mailio.Reader, io.Closer, error) {
-				fh, err := os.Open(pos[1])
-				if err != nil {
-					return nil, nil, err
-				}
-				return mailio.NewMboxReader(fh), fh, nil
-			}})
-		case *folder != "":
-			sources = append(sources, source{*folder, func() (mailio.Reader, io.Closer, error) {
-				r, err := mailio.OpenMaildir(pos[1])
-				return r, io.NopCloser(nil), err
-			}})
-		default:
-			tree, err := mailio.ListMaildirFolders(pos[1])
-			if err != nil {
-				return err
-			}
-			for _, mf := range tree {
-				sources = append(sources, source{mf.Name, func() (mailio.Reader, io.Closer, error) {
-					r, err := mailio.OpenMaildir(mf.Dir)
-					return r, io.NopCloser(nil), err
-				}})
-			}
-		}
+		done, err := importer.Run(ctx, in.Store, store.AccountID(u.ID), sources, nil)
 		total := 0
-		for _, src := range sources {
-			dest, err := ensureFolderPath(ctx, in.Store, acct, src.folder)
-			if err != nil {
-				return err
-			}
-			r, closer, err := src.open()
-			if err != nil {
-				return err
-			}
-			n, err := importAll(ctx, in.Store, acct, dest.ID, r)
-			closer.Close()
-			total += n
-			if n > 0 {
-				fmt.Fprintf(e.stdout, "%s: %d messages\n", strings.Join(dest.Path, "/"), n)
-			}
-			if err != nil {
-				return fmt.Errorf("after %d messages into %s: %w", total, strings.Join(dest.Path, "/"), err)
-			}
+		for _, fc := range done {
+			fmt.Fprintf(e.stdout, "%s: %d messages\n", fc.Folder, fc.Count)
+			total += fc.Count
+		}
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(e.stdout, "Imported %d messages for %s.\n", total, u.Address)
 		return nil
 	})
-}
-
-func importAll(ctx context.Context, st store.Store, acct store.AccountID, folder store.FolderID, r mailio.Reader) (int, error) {
-	n := 0
-	for {
-		m, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		_, err = st.Deliver(ctx, store.NewMessage{Raw: mailio.CRLF(m.Raw), Flags: m.Flags, InternalDate: m.InternalDate},
-			[]store.Placement{{Account: acct, Folder: folder}})
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-}
-
-// ensureFolderPath finds the folder with this "/"-separated path, creating it and any
-// missing parents.
-func ensureFolderPath(ctx context.Context, st store.Store, acct store.AccountID, name string) (store.Folder, error) {
-	parts := strings.Split(strings.Trim(name, "/"), "/")
-	var parent store.Folder
-	for i := range parts {
-		f, err := st.FolderByPath(ctx, acct, parts[:i+1])
-		if errors.Is(err, store.ErrNotFound) {
-			f, err = st.CreateFolder(ctx, acct, parent.ID, parts[i], store.RoleNone)
-		}
-		if err != nil {
-			return store.Folder{}, err
-		}
-		parent = f
-	}
-	return parent, nil
 }
 
 func runExport(ctx context.Context, e *env, args []string) error {

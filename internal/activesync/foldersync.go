@@ -102,14 +102,14 @@ func (s *Server) currentFolders(ctx context.Context, acct store.AccountID, class
 	if err != nil {
 		return nil, 0, fmt.Errorf("folders: %w", err)
 	}
-	fs, err := s.store.Folders(ctx, acct)
+	fs, err := s.hierarchyFolders(ctx, acct, classes)
 	if err != nil {
 		return nil, 0, fmt.Errorf("folders: %w", err)
 	}
 	k := knownFolders{}
 	for _, f := range fs {
-		if classes.Has(classOf(f.Role)) {
-			k[f.ID] = toKnown(f)
+		if classes.Has(classOf(roleIn(fs, f))) {
+			k[f.ID] = knownIn(fs, f)
 		}
 	}
 	return k, modseq, nil
@@ -340,7 +340,14 @@ func (s *Server) ownFolder(ctx context.Context, r *request, serverID string) (st
 	if err != nil {
 		return store.Folder{}, false, fmt.Errorf("folder %d: %w", id, err)
 	}
-	return f, f.Account == r.account() && r.profile.Classes.Has(classOf(f.Role)), nil
+	if f.Account != r.account() {
+		return f, false, nil
+	}
+	role, err := s.folderRole(ctx, f)
+	if err != nil {
+		return store.Folder{}, false, err
+	}
+	return f, r.profile.Classes.Has(classOf(role)), nil
 }
 
 // parentFolder resolves a ParentId: "0" is the top level.

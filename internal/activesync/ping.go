@@ -25,15 +25,79 @@ type pingFolder struct {
 	Class string `json:"class"`
 }
 
+// pingWatch is what a held Ping waits with: the watched folders with the ModSeq each
+// counts changes from, the change log position read last, and the heartbeat.
+type pingWatch struct {
+	folders   map[store.FolderID]store.ModSeq
+	newest    store.ModSeq
+	heartbeat time.Duration
+}
+
+// ping answers at once what it can (pingLook) and otherwise waits. The waiting part
+// keeps a small stack frame: thousands of Pings wait at once, and the Go runtime
+// halves a waiting goroutine's stack only while it uses under a quarter of it.
 func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) error {
-	ns := wbxml.NSPing
-	answer := func(code pingStatus, fill func(resp *wbxml.Element)) error {
-		resp := wbxml.New(ns, "Ping")
-		resp.AddText(ns, "Status", text(code))
-		if fill != nil {
-			fill(resp)
+	// Subscribe before looking, so a change between the look and the wait still wakes.
+	wake, cancel := s.store.Subscribe(r.account())
+	defer cancel()
+	defer s.hold()()
+	p, err := s.pingLook(ctx, w, r)
+	if err != nil || p == nil {
+		return err
+	}
+	timer := time.NewTimer(p.heartbeat)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return s.pingAnswer(w, pingExpired, nil)
+		case <-s.closing:
+			return s.pingAnswer(w, pingExpired, nil)
+		case <-ctx.Done():
+			return nil // the device went away
+		case _, ok := <-wake:
+			if !ok {
+				return s.pingAnswer(w, pingExpired, nil)
+			}
 		}
-		return s.writeWBXML(w, resp)
+		hit, newest, err := s.changedFolders(ctx, r.account(), p.newest, p.folders)
+		if err != nil {
+			return err
+		}
+		if len(hit) > 0 {
+			return s.pingAnswer(w, pingChanges, hit)
+		}
+		p.newest = newest
+	}
+}
+
+// pingAnswer writes a Ping response; hit lists the changed folders of status 2.
+func (s *Server) pingAnswer(w http.ResponseWriter, code pingStatus, hit []store.FolderID, extra ...*wbxml.Element) error {
+	ns := wbxml.NSPing
+	resp := wbxml.New(ns, "Ping")
+	resp.AddText(ns, "Status", text(code))
+	if len(hit) > 0 {
+		fe := resp.Add(ns, "Folders")
+		for _, id := range hit {
+			fe.AddText(ns, "Folder", folderServerID(id))
+		}
+	}
+	resp.Children = append(resp.Children, extra...)
+	return s.writeWBXML(w, resp)
+}
+
+// pingLook reads the request (or the cached one) and the change log. It answers
+// itself and returns nil when the Ping is done; otherwise it returns what to wait with.
+func (s *Server) pingLook(ctx context.Context, w http.ResponseWriter, r *request) (*pingWatch, error) {
+	ns := wbxml.NSPing
+	answer := func(code pingStatus, name, value string) (*pingWatch, error) {
+		var extra []*wbxml.Element
+		if name != "" {
+			e := wbxml.New(ns, name)
+			e.Text = value
+			extra = append(extra, e)
+		}
+		return nil, s.pingAnswer(w, code, nil, extra...)
 	}
 	heartbeat, folders := r.dev.pingHeartbeat, []pingFolder(nil)
 	if r.dev.pingFolders != "" {
@@ -42,18 +106,16 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 	if len(r.body) > 0 {
 		req, err := decodeBody(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if hb := req.Child(ns, "HeartbeatInterval"); hb != nil {
 			v, err := strconv.Atoi(hb.Text)
 			if err != nil {
-				return answer(pingSyntaxError, nil)
+				return answer(pingSyntaxError, "", "")
 			}
 			if v < s.cfg.MinHeartbeat || v > s.cfg.MaxHeartbeat {
 				limit := clamp(v, s.cfg.MinHeartbeat, s.cfg.MaxHeartbeat)
-				return answer(pingBadHeartbeat, func(resp *wbxml.Element) {
-					resp.AddText(ns, "HeartbeatInterval", strconv.Itoa(limit))
-				})
+				return answer(pingBadHeartbeat, "HeartbeatInterval", strconv.Itoa(limit))
 			}
 			heartbeat = v
 		}
@@ -63,44 +125,37 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 				folders = append(folders, pingFolder{ID: f.ChildText(ns, "Id"), Class: f.ChildText(ns, "Class")})
 			}
 			if len(folders) > s.cfg.MaxPingFolders {
-				return answer(pingTooManyFolders, func(resp *wbxml.Element) {
-					resp.AddText(ns, "MaxFolders", strconv.Itoa(s.cfg.MaxPingFolders))
-				})
+				return answer(pingTooManyFolders, "MaxFolders", strconv.Itoa(s.cfg.MaxPingFolders))
 			}
 		}
 		if err := s.savePingCache(ctx, r, heartbeat, folders); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if heartbeat == 0 || len(folders) == 0 {
-		return answer(pingMissingParams, nil)
+		return answer(pingMissingParams, "", "")
 	}
-
-	// Subscribe before looking, so a change between the look and the wait still wakes.
-	wake, cancel := s.store.Subscribe(r.account())
-	defer cancel()
-	defer s.hold()()
 
 	watch := map[store.FolderID]store.ModSeq{}
 	_, now, err := s.store.Changes(ctx, r.account(), 1<<62, 1)
 	if err != nil {
-		return fmt.Errorf("ping: %w", err)
+		return nil, fmt.Errorf("ping: %w", err)
 	}
 	since := now
 	for _, f := range folders {
 		f, ok, err := s.ownFolder(ctx, r, f.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
-			return answer(pingHierarchyChanged, nil)
+			return answer(pingHierarchyChanged, "", "")
 		}
 		// Changes count from what the device last synced of the folder; a folder
 		// it never synced counts from now.
 		from := now
 		st, found, err := s.newestState(ctx, stateRef{r.account(), r.deviceID, folderServerID(f.ID)})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if found && !st.backlog {
 			from = st.modseq
@@ -110,14 +165,6 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 		watch[f.ID] = from
 		since = min(since, max(from, 0))
 	}
-	changed := func(hit []store.FolderID) error {
-		return answer(pingChanges, func(resp *wbxml.Element) {
-			fe := resp.Add(ns, "Folders")
-			for _, id := range hit {
-				fe.AddText(ns, "Folder", folderServerID(id))
-			}
-		})
-	}
 	var pending []store.FolderID
 	for id, from := range watch {
 		if from < 0 {
@@ -126,37 +173,19 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 	}
 	if len(pending) > 0 {
 		slices.Sort(pending)
-		return changed(pending)
+		return nil, s.pingAnswer(w, pingChanges, pending)
 	}
 	hit, newest, err := s.changedFolders(ctx, r.account(), since, watch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(hit) > 0 {
-		return changed(hit)
+		return nil, s.pingAnswer(w, pingChanges, hit)
 	}
-	timer := time.NewTimer(time.Duration(heartbeat) * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case <-timer.C:
-			return answer(pingExpired, nil)
-		case <-s.closing:
-			return answer(pingExpired, nil)
-		case <-ctx.Done():
-			return nil // the device went away
-		case _, ok := <-wake:
-			if !ok {
-				return answer(pingExpired, nil)
-			}
-		}
-		if hit, newest, err = s.changedFolders(ctx, r.account(), newest, watch); err != nil {
-			return err
-		}
-		if len(hit) > 0 {
-			return changed(hit)
-		}
-	}
+	// What remains is waiting, perhaps for the whole heartbeat, and thousands of Pings
+	// wait at once: let go of what only the start needed.
+	r.body, r.params, r.dev, r.profile = nil, nil, nil, Enforced{}
+	return &pingWatch{folders: watch, newest: newest, heartbeat: time.Duration(heartbeat) * time.Second}, nil
 }
 
 // savePingCache remembers the heartbeat and folders, so a later empty Ping can reuse

@@ -30,6 +30,10 @@ type Store interface {
 	CreateFolder(ctx context.Context, id store.AccountID, parent store.FolderID, name string, role store.Role) (store.Folder, error)
 	RenameFolder(ctx context.Context, folder, newParent store.FolderID, newName string) (store.Folder, error)
 	DeleteFolder(ctx context.Context, folder store.FolderID) error
+	// Deliver and Replace write the Calendar, Contacts, Tasks and Notes items devices
+	// add, change and delete (pimsync.go).
+	Deliver(ctx context.Context, m store.NewMessage, to []store.Placement) ([]store.Delivered, error)
+	Replace(ctx context.Context, id store.MessageID, m store.NewMessage) (store.Delivered, error)
 	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
 	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
 	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
@@ -81,6 +85,10 @@ type Config struct {
 	// Certificates signs users in by TLS client certificate; nil accepts passwords
 	// only.
 	Certificates ClientCertificates
+	// Scheduler answers meeting requests (MeetingResponse) and gives free/busy time
+	// (ResolveRecipients Availability); nil answers MeetingResponse with status 2 and
+	// leaves availability out.
+	Scheduler Scheduler
 
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

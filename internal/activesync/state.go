@@ -32,6 +32,10 @@ type syncState struct {
 	items    []byte
 	backlog  bool
 	response []byte
+	// below is nonzero while the collection's first sync pages the folder downward by
+	// UID (pageFolder): every message with a UID at or above it has been sent or comes
+	// through the change log after modseq; those below are still to send.
+	below store.UID
 }
 
 // stateRef names a collection of one device.
@@ -69,26 +73,59 @@ func (s *Server) childState(ctx context.Context, ref stateRef, key int64) (syncS
 	return s.queryState(ctx, `parent_key = $4`, ref, key)
 }
 
+// stateAndChild returns, in one query, the state key names and the state a Sync with
+// key produced, if that Sync happened; a zero key marks what is not there.
+func (s *Server) stateAndChild(ctx context.Context, ref stateRef, key int64) (st, child syncState, err error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+stateColumns+` FROM activesync_states
+		WHERE account = $1 AND device_id = $2 AND collection = $3 AND (sync_key = $4 OR parent_key = $4)
+		ORDER BY sync_key`, int64(ref.account), ref.device, ref.collection, key)
+	if err != nil {
+		return st, child, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		x, err := scanState(rows)
+		if err != nil {
+			return syncState{}, syncState{}, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+		}
+		if x.key == key {
+			st = x
+		} else if x.parent == key {
+			child = x
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return syncState{}, syncState{}, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+	}
+	return st, child, nil
+}
+
 // newestState returns the collection's newest state.
 func (s *Server) newestState(ctx context.Context, ref stateRef) (syncState, bool, error) {
 	return s.queryState(ctx, `sync_key = (SELECT max(sync_key) FROM activesync_states
 		WHERE account = $1 AND device_id = $2 AND collection = $3) AND $4 = 0`, ref, 0)
 }
 
-func (s *Server) queryState(ctx context.Context, cond string, ref stateRef, arg int64) (syncState, bool, error) {
+const stateColumns = `sync_key, parent_key, modseq, items, backlog, response, page_below`
+
+func scanState(row interface{ Scan(...any) error }) (syncState, error) {
 	var st syncState
 	var backlog int
-	err := s.db.Read().QueryRowContext(ctx, `SELECT sync_key, parent_key, modseq, items, backlog, response
+	err := row.Scan(&st.key, &st.parent, &st.modseq, &st.items, &backlog, &st.response, &st.below)
+	st.backlog = backlog != 0
+	return st, err
+}
+
+func (s *Server) queryState(ctx context.Context, cond string, ref stateRef, arg int64) (syncState, bool, error) {
+	st, err := scanState(s.db.Read().QueryRowContext(ctx, `SELECT `+stateColumns+`
 		FROM activesync_states WHERE account = $1 AND device_id = $2 AND collection = $3 AND `+cond+`
-		ORDER BY sync_key DESC LIMIT 1`, int64(ref.account), ref.device, ref.collection, arg).
-		Scan(&st.key, &st.parent, &st.modseq, &st.items, &backlog, &st.response)
+		ORDER BY sync_key DESC LIMIT 1`, int64(ref.account), ref.device, ref.collection, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return syncState{}, false, nil
 	}
 	if err != nil {
 		return syncState{}, false, fmt.Errorf("sync state of %q: %w", ref.collection, err)
 	}
-	st.backlog = backlog != 0
 	return st, true, nil
 }
 
@@ -134,8 +171,8 @@ func insertState(ctx context.Context, tx *sql.Tx, ref stateRef, now int64, st sy
 		backlog = 1
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO activesync_states (account, device_id, collection, sync_key,
-		parent_key, modseq, items, backlog, response, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		int64(ref.account), ref.device, ref.collection, st.key, st.parent, int64(st.modseq), st.items, backlog, st.response, now)
+		parent_key, modseq, items, backlog, response, created, page_below) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		int64(ref.account), ref.device, ref.collection, st.key, st.parent, int64(st.modseq), st.items, backlog, st.response, now, int64(st.below))
 	if err != nil {
 		return fmt.Errorf("save sync state: %w", err)
 	}
@@ -179,9 +216,9 @@ func (s *Server) updateState(ctx context.Context, ref stateRef, st syncState) er
 		st.items = []byte{}
 	}
 	return s.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE activesync_states SET modseq = $5, items = $6, backlog = $7
+		_, err := tx.ExecContext(ctx, `UPDATE activesync_states SET modseq = $5, items = $6, backlog = $7, page_below = $8
 			WHERE account = $1 AND device_id = $2 AND collection = $3 AND sync_key = $4`,
-			int64(ref.account), ref.device, ref.collection, st.key, int64(st.modseq), st.items, backlog)
+			int64(ref.account), ref.device, ref.collection, st.key, int64(st.modseq), st.items, backlog, int64(st.below))
 		if err != nil {
 			return fmt.Errorf("update sync state: %w", err)
 		}

@@ -7,6 +7,7 @@ package activesync
 // (state.go); the store's change log says whether a collection needs looking at.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,6 +196,11 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	if !ok {
 		return syncResult{elem: head(keyText, syncHierarchyChange), output: true}, nil
 	}
+	if role, err := s.folderRole(ctx, folder); err != nil {
+		return syncResult{}, err
+	} else if _, isPIM := pimKinds[role]; isPIM {
+		return s.syncPIM(ctx, r, c, folder, role, globalWindow, withCommands) // pimsync.go
+	}
 	ref := stateRef{r.account(), r.deviceID, collID}
 	defer s.lockState(ref)()
 	opts, err := s.syncOptions(ctx, ref, c, withCommands)
@@ -208,23 +214,25 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	}
 	if key == 0 {
 		// A new start, also when repeated: all earlier state of the collection goes.
-		newKey, err := s.resetState(ctx, ref, syncState{backlog: true})
+		st, err := s.firstState(ctx, r.account(), folder.ID, opts.FilterType)
+		if err != nil {
+			return syncResult{}, err
+		}
+		newKey, err := s.resetState(ctx, ref, st)
 		if err != nil {
 			return syncResult{}, err
 		}
 		return syncResult{elem: head(strconv.FormatInt(newKey, 10), syncOK), output: true}, nil
 	}
-	st, found, err := s.loadState(ctx, ref, key)
+	st, child, err := s.stateAndChild(ctx, ref, key)
 	if err != nil {
 		return syncResult{}, err
 	}
-	if !found {
+	if st.key == 0 {
 		return syncResult{elem: head("0", syncInvalidKey), output: true}, nil
 	}
 	// A retry of a Sync whose answer was lost gets that answer again.
-	if child, found, err := s.childState(ctx, ref, key); err != nil {
-		return syncResult{}, err
-	} else if found && len(child.response) > 0 {
+	if len(child.response) > 0 {
 		if e, err := wbxml.Decode(child.response); err == nil && e.Is(ns, "Collection") {
 			if err := s.refill(ctx, r, folder.ID, e, opts); err != nil {
 				return syncResult{}, err
@@ -260,7 +268,7 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	window = min(window, maxWindowSize)
 
 	var d diff
-	newModSeq := st.modseq
+	newModSeq, below := st.modseq, st.below
 	if getChanges {
 		changes, newest, err := s.store.Changes(ctx, r.account(), st.modseq, changeScan)
 		if err != nil {
@@ -273,7 +281,16 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 			look = look || ch.Folder == folder.ID
 		}
 		newModSeq = newest
-		if look {
+		paged := false
+		if below > 0 && opts.FilterType == 0 && len(changes) < changeScan {
+			if d, below, paged, err = s.pageFolder(ctx, folder.ID, held, changes, below, window); err != nil {
+				return syncResult{}, err
+			}
+		}
+		if !paged {
+			below = 0
+		}
+		if look && !paged {
 			if d, err = s.diffFolder(ctx, folder.ID, held, opts.FilterType, window); err != nil {
 				return syncResult{}, err
 			}
@@ -283,12 +300,12 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	if err != nil {
 		return syncResult{}, err
 	}
-	next := syncState{modseq: newModSeq, items: held.encode(), backlog: d.more}
+	next := syncState{modseq: newModSeq, items: held.encode(), backlog: d.more, below: below}
 	res := syncResult{folder: folder.ID, modseq: newModSeq}
 	if commands == nil && responses == nil && !applied {
 		// Nothing to say: the key stays, its state moves to the newer log position.
-		if getChanges && (st.modseq != newModSeq || st.backlog) {
-			st.modseq, st.backlog = newModSeq, false
+		if getChanges && (st.modseq != newModSeq || st.backlog || st.below != below) {
+			st.modseq, st.backlog, st.below = newModSeq, false, below
 			if err := s.updateState(ctx, ref, st); err != nil {
 				return syncResult{}, err
 			}
@@ -331,6 +348,10 @@ func (s *Server) syncOptions(ctx context.Context, ref stateRef, c *wbxml.Element
 			return opts, nil
 		}
 		b, _ := json.Marshal(opts) // plain values always marshal
+		// Devices repeat their options on every Sync; only a change is written.
+		if old, err := s.collectionOptions(ctx, ref); err != nil || bytes.Equal(old, b) {
+			return opts, err
+		}
 		return opts, s.saveCollectionOptions(ctx, ref, b)
 	}
 	var opts itemOptions

@@ -28,7 +28,7 @@ const supportedVersions = "12.1,14.0,14.1,16.0,16.1"
 
 // advertisedCommands lists exactly the commands handlerFor knows.
 const advertisedCommands = "Sync,SendMail,SmartForward,SmartReply,GetAttachment,FolderSync,FolderCreate,FolderDelete," +
-	"FolderUpdate,MoveItems,GetItemEstimate,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,Find"
+	"FolderUpdate,MoveItems,GetItemEstimate,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,Find,MeetingResponse"
 
 const contentTypeWBXML = "application/vnd.ms-sync.wbxml"
 
@@ -97,6 +97,8 @@ func handlerFor(cmd string) (command, bool) {
 		return command{run: (*Server).getItemEstimate}, true
 	case "Ping":
 		return command{run: (*Server).ping, held: true}, true
+	case "MeetingResponse":
+		return command{run: (*Server).meetingResponse}, true
 	case "SendMail":
 		return command{run: (*Server).sendMail}, true
 	case "SmartReply":
@@ -194,6 +196,8 @@ func commandRoot(cmd string) (space, name string) {
 		return wbxml.NSResolveRecipients, cmd
 	case "Find":
 		return wbxml.NSFind, cmd
+	case "MeetingResponse":
+		return wbxml.NSMeetingResponse, cmd
 	}
 	return "", ""
 }

@@ -181,7 +181,7 @@ func TestBadRequests(t *testing.T) {
 	if code := post("Frobnicate", nil, nil); code != http.StatusNotImplemented {
 		t.Errorf("unknown command: HTTP %d", code)
 	}
-	if code := post("MeetingResponse", nil, nil); code != http.StatusNotImplemented {
+	if code := post("ValidateCert", nil, nil); code != http.StatusNotImplemented {
 		t.Errorf("command not offered: HTTP %d", code)
 	}
 	if code := post("Sync", bytes.Repeat([]byte{'x'}, 65<<10), nil); code != http.StatusRequestEntityTooLarge {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
+	"mailroom/internal/httpauth"
 )
 
 // Errors an Authenticator returns, wrapped.
@@ -20,8 +21,8 @@ var (
 	ErrBadCredentials = errors.New("bad credentials")
 )
 
-// Authenticator finds out who sent a request: HTTP Basic here, the console's session
-// cookie and OAuth bearer tokens elsewhere. It returns the directory id of the
+// Authenticator finds out who sent a request: HTTP Basic or an OAuth bearer token
+// here, the console's session cookie elsewhere. It returns the directory id of the
 // signed-in user; whether that user may administer is decided after it, from the
 // directory record, the same way for every kind of sign-in.
 type Authenticator interface {
@@ -29,16 +30,26 @@ type Authenticator interface {
 }
 
 // Challenger is an Authenticator that tells clients how to sign in: the
-// WWW-Authenticate value sent with a 401 (RFC 9110 section 11.6.1).
+// WWW-Authenticate value sent with a 401 (RFC 9110 section 11.6.1), given why the
+// request was refused.
 type Challenger interface {
-	Challenge() string
+	Challenge(refused error) string
 }
 
-// Passwords checks a login name (any form the directory accepts) and its password.
-// *directory.Directory has it; internal/auth's service, which adds lockout and an
-// audit trail, replaces it when wired.
+// Passwords checks a login name (any form the directory accepts) and its password or
+// app password, with lockout and an audit trail; *auth.Service has it.
 type Passwords interface {
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
+	Password(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+}
+
+// Tokens checks an OAuth 2.0 access token; *auth.Service has it.
+type Tokens interface {
+	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
+}
+
+// source is where a request signs in from, as the audit log records it.
+func source(r *http.Request) auth.Source {
+	return auth.Source{Protocol: "admin-api", Remote: auth.RemoteHTTP(r.RemoteAddr)}
 }
 
 // Basic signs administrators in with HTTP Basic (RFC 7617), which the API accepts
@@ -49,15 +60,14 @@ type Basic struct {
 
 // Authenticate checks the request's Basic credentials.
 func (b Basic) Authenticate(r *http.Request) (int64, error) {
-	login, password, ok := r.BasicAuth()
-	if !ok {
-		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if strings.EqualFold(scheme, "Basic") {
-			return 0, fmt.Errorf("%w: malformed Basic credentials", ErrBadCredentials)
-		}
+	c, err := httpauth.Parse(r.Header.Get("Authorization"))
+	switch {
+	case c.Scheme != httpauth.Basic:
 		return 0, ErrNoCredentials
+	case err != nil:
+		return 0, fmt.Errorf("%w: %w", ErrBadCredentials, err)
 	}
-	u, err := b.Passwords.Authenticate(r.Context(), login, password)
+	u, err := b.Passwords.Password(r.Context(), c.Login, c.Password, source(r))
 	if err != nil {
 		return 0, err
 	}
@@ -65,7 +75,38 @@ func (b Basic) Authenticate(r *http.Request) (int64, error) {
 }
 
 // Challenge asks for Basic credentials for the admin realm.
-func (Basic) Challenge() string { return `Basic realm="Mailroom admin"` }
+func (Basic) Challenge(error) string { return `Basic realm="Mailroom admin"` }
+
+// Bearer signs administrators in with an OAuth 2.0 access token (RFC 6750 section
+// 2.1), for scripts that hold one instead of a password.
+type Bearer struct {
+	Tokens Tokens
+}
+
+// Authenticate checks the request's bearer token.
+func (b Bearer) Authenticate(r *http.Request) (int64, error) {
+	c, err := httpauth.Parse(r.Header.Get("Authorization"))
+	switch {
+	case c.Scheme != httpauth.Bearer:
+		return 0, ErrNoCredentials
+	case err != nil:
+		return 0, fmt.Errorf("%w: %w: %w", ErrBadCredentials, auth.ErrBadToken, err)
+	}
+	u, err := b.Tokens.Bearer(r.Context(), "", c.Token, source(r))
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+// Challenge asks for a token; after a refused one it says invalid_token (RFC 6750
+// section 3.1).
+func (Bearer) Challenge(refused error) string {
+	if errors.Is(refused, auth.ErrBadToken) {
+		return `Bearer realm="Mailroom admin", error="invalid_token"`
+	}
+	return `Bearer realm="Mailroom admin"`
+}
 
 // signInError is a refused sign-in with the status it gets.
 type signInError struct {
@@ -121,7 +162,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if se.status == http.StatusUnauthorized {
 		for _, au := range a.c.Authenticators {
 			if c, ok := au.(Challenger); ok {
-				w.Header().Add("WWW-Authenticate", c.Challenge())
+				w.Header().Add("WWW-Authenticate", c.Challenge(se.err))
 			}
 		}
 	}

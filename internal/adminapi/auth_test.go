@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestSignIn(t *testing.T) {
 					t.Errorf("%s %s: status %d, want %d: %s", rt.method, rt.path, a.code, c.want, a.body)
 					continue
 				}
-				if got := a.header.Get("WWW-Authenticate"); c.challenge != (got == `Basic realm="Mailroom admin"`) {
+				if got := a.header.Values("WWW-Authenticate"); c.challenge != slices.Equal(got, []string{`Basic realm="Mailroom admin"`, `Bearer realm="Mailroom admin"`}) {
 					t.Errorf("%s %s: WWW-Authenticate %q", rt.method, rt.path, got)
 				}
 				if a.errBody(t).Error == "" {
@@ -124,7 +125,7 @@ func TestSignIn(t *testing.T) {
 func TestPlainHTTP(t *testing.T) {
 	e := newEnv(t)
 	api := adminapi.New(adminapi.Config{Directory: e.in.Directory,
-		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: e.in.Directory}}})
+		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: e.signIn}}})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	ts := httptest.NewServer(mux)

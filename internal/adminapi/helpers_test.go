@@ -18,6 +18,8 @@ import (
 
 	"mailroom/internal/activesync"
 	"mailroom/internal/adminapi"
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
 	"mailroom/internal/pki"
@@ -44,6 +46,8 @@ type env struct {
 	ts     *httptest.Server
 	client *http.Client
 	logs   *syncBuffer
+	signIn *auth.Service
+	issuer *authtest.Issuer
 }
 
 // syncBuffer is the log the API writes to; handlers log from server goroutines.
@@ -77,14 +81,17 @@ func newEnv(t *testing.T) *env {
 	must(t, err)
 	eas, err := server.ActiveSync(ctx, in, log)
 	must(t, err)
-	e := &env{t: t, ctx: ctx, in: in, eas: eas, ca: ca, logs: logs}
+	issuer := authtest.NewIssuer(nil)
+	signIn, err := auth.New(ctx, auth.Config{DB: in.DB, Directory: in.Directory, Tokens: issuer, Logger: log})
+	must(t, err)
+	e := &env{t: t, ctx: ctx, in: in, eas: eas, ca: ca, logs: logs, signIn: signIn, issuer: issuer}
 	e.addUser(directory.NewUser{Address: adminLogin, Password: password, Admin: true})
 	e.addUser(directory.NewUser{Address: aliceLogin, Password: password})
 
 	api := adminapi.New(adminapi.Config{
 		Directory: in.Directory, Domains: in, Queue: in.Queue, Devices: eas, Profiles: svc, Certificates: ca,
 		Services: server.Discovery(in.Config), Hostname: in.Config.Hostname,
-		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: in.Directory}},
+		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: signIn}, adminapi.Bearer{Tokens: signIn}},
 		Logger:         log,
 	})
 	mux := http.NewServeMux()

@@ -28,7 +28,7 @@ func (h *Handler) serveAppleProfile(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
-	u, ok := h.authenticate(w, r)
+	u, creds, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -43,7 +43,7 @@ func (h *Handler) serveAppleProfile(w http.ResponseWriter, r *http.Request) {
 		}
 		if !mine {
 			h.log.Info("address not the user's", "remote", r.RemoteAddr, "user", u.Address)
-			h.unauthorized(w)
+			h.unauthorized(w, creds)
 			return
 		}
 	}

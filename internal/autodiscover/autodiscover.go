@@ -18,15 +18,13 @@ import (
 	"strings"
 
 	"mailroom/internal/directory"
+	"mailroom/internal/httpauth"
 	"mailroom/internal/mobileconfig"
 )
 
 // Directory is what the handlers need of the user directory; *directory.Directory
 // implements it.
 type Directory interface {
-	// Authenticate checks a login and password. It must cost the same time for an
-	// unknown login as for a wrong password.
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
 	// User finds a user by primary address, alias or UPN.
 	User(ctx context.Context, key string) (directory.User, error)
 	// Domains lists the organisation's mail domains.
@@ -39,6 +37,10 @@ type Config struct {
 	Hostname  string
 	Services  Services
 	Directory Directory
+	// Auth signs users in (*auth.Service: passwords, app passwords, tokens, with
+	// lockout and audit). It must cost the same time for an unknown login as for a
+	// wrong password.
+	Auth httpauth.Service
 	// Logger receives one line per refused or failed request; nil discards.
 	Logger *slog.Logger
 	// Signer, if set, signs Apple profiles; otherwise they are served unsigned.
@@ -50,6 +52,7 @@ type Handler struct {
 	hostname string
 	services Services
 	dir      Directory
+	auth     httpauth.Service
 	log      *slog.Logger
 	signer   *mobileconfig.Signer
 }
@@ -64,6 +67,7 @@ func New(c Config) *Handler {
 		hostname: c.Hostname,
 		services: c.Services,
 		dir:      c.Directory,
+		auth:     c.Auth,
 		log:      log.With("component", "autodiscover"),
 		signer:   c.Signer,
 	}
@@ -126,29 +130,28 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// authenticate returns the user the request's Basic credentials (RFC 7617) belong to.
-// Otherwise it has written the 401 and returns false.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (directory.User, bool) {
-	login, password, ok := r.BasicAuth()
-	if !ok {
-		h.unauthorized(w)
-		return directory.User{}, false
-	}
-	// Always ask the directory, whatever the login looks like: it spends the same
-	// argon2id time on an unknown login as on a wrong password, so neither this
-	// answer nor its timing tells whether the address exists.
-	u, err := h.dir.Authenticate(r.Context(), login, password)
+// authenticate returns the user the request's credentials belong to: HTTP Basic
+// (RFC 7617) with a password or app password, or an OAuth bearer token (RFC 6750).
+// Otherwise it has written the 401 and returns false. The credentials are returned
+// too, so that a later refusal is answered in their scheme.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (directory.User, httpauth.Credentials, bool) {
+	// The sign-in service spends the same argon2id time on an unknown login as on a
+	// wrong password, so neither this answer nor its timing tells whether the address
+	// exists.
+	u, creds, err := httpauth.SignIn(h.auth, r, "autodiscover")
 	switch {
 	case err == nil:
-		return u, true
-	case errors.Is(err, directory.ErrBadCredentials), errors.Is(err, directory.ErrDisabled):
+		return u, creds, true
+	case errors.Is(err, httpauth.ErrNoCredentials):
+		h.unauthorized(w, creds)
+	case httpauth.Refused(err), errors.Is(err, directory.ErrDisabled):
 		h.log.Info("login refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
-		h.unauthorized(w)
+		h.unauthorized(w, creds)
 	default:
 		h.log.Error("login failed", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 	}
-	return directory.User{}, false
+	return directory.User{}, creds, false
 }
 
 // owns reports whether address (primary, alias or UPN) is u's. Any other address,
@@ -166,18 +169,13 @@ func (h *Handler) owns(ctx context.Context, u directory.User, address string) (b
 }
 
 // unauthorized writes the one 401 every refused login gets, byte for byte the same
-// whatever the reason.
-func (h *Handler) unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="`+realm(h.hostname)+`", charset="UTF-8"`)
+// whatever the reason; a refused token's Bearer challenge says invalid_token.
+func (h *Handler) unauthorized(w http.ResponseWriter, refused httpauth.Credentials) {
+	httpauth.Challenge(w.Header(), h.hostname, refused, h.auth.TokensEnabled())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusUnauthorized)
 	w.Write([]byte("401 Unauthorized\n"))
-}
-
-// realm makes s safe inside a quoted-string (RFC 9110 §5.6.4).
-func realm(s string) string {
-	return strings.NewReplacer(`"`, "", `\`, "", "\r", "", "\n", "").Replace(s)
 }
 
 // redirectToHTTPS answers a plain-HTTP request with a 302 to the same path on the HTTPS

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 )
 
@@ -16,12 +17,19 @@ type brokenDirectory struct{ user directory.User }
 
 var errBroken = errors.New("database is closed")
 
-func (b brokenDirectory) Authenticate(context.Context, string, string) (directory.User, error) {
+// Password signs b.user in, if set; it is the sign-in service over the directory.
+func (b brokenDirectory) Password(context.Context, string, string, auth.Source) (directory.User, error) {
 	if b.user.ID != 0 {
 		return b.user, nil
 	}
 	return directory.User{}, errBroken
 }
+
+func (brokenDirectory) Bearer(context.Context, string, string, auth.Source) (directory.User, error) {
+	return directory.User{}, errBroken
+}
+
+func (brokenDirectory) TokensEnabled() bool { return true }
 
 func (brokenDirectory) User(context.Context, string) (directory.User, error) {
 	return directory.User{}, errBroken
@@ -35,7 +43,7 @@ func TestDirectoryFailures(t *testing.T) {
 	signedIn := brokenDirectory{user: directory.User{ID: 7, Address: alice, Domain: "example.test"}}
 	tests := []struct {
 		name   string
-		dir    Directory
+		dir    brokenDirectory
 		method string
 		path   string
 		body   string
@@ -48,7 +56,7 @@ func TestDirectoryFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := New(Config{Hostname: "mail.example.test", Services: testServices(), Directory: tt.dir})
+			h := New(Config{Hostname: "mail.example.test", Services: testServices(), Directory: tt.dir, Auth: tt.dir})
 			req := httptest.NewRequest(tt.method, "https://mail.example.test"+tt.path, strings.NewReader(tt.body))
 			req.SetBasicAuth(alice, testPassword)
 			w := httptest.NewRecorder()
@@ -59,7 +67,7 @@ func TestDirectoryFailures(t *testing.T) {
 		})
 	}
 	// The profile without emailaddress needs no lookup.
-	h := New(Config{Hostname: "mail.example.test", Services: testServices(), Directory: signedIn})
+	h := New(Config{Hostname: "mail.example.test", Services: testServices(), Directory: signedIn, Auth: signedIn})
 	req := httptest.NewRequest("GET", "https://mail.example.test/autodiscover/mail.mobileconfig", nil)
 	req.SetBasicAuth(alice, testPassword)
 	w := httptest.NewRecorder()

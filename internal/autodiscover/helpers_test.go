@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/config"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
@@ -32,6 +35,14 @@ const (
 // newTestDirectory opens a directory on a fresh SQLite database with the domains
 // example.test and example.org and the users alice (with an alias) and bob.
 func newTestDirectory(t testing.TB) *directory.Directory {
+	t.Helper()
+	dir, _, _ := newTestAuth(t)
+	return dir
+}
+
+// newTestAuth is newTestDirectory with the sign-in service over it, taking the
+// tokens of the issuer it returns.
+func newTestAuth(t testing.TB) (*directory.Directory, *auth.Service, *authtest.Issuer) {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "mailroom.db"))
@@ -59,7 +70,12 @@ func newTestDirectory(t testing.TB) *directory.Directory {
 	if err := dir.AddAlias(ctx, alice, aliceAl); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	issuer := authtest.NewIssuer(nil)
+	signIn, err := auth.New(ctx, auth.Config{DB: d, Directory: dir, Tokens: issuer, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, signIn, issuer
 }
 
 // testServices is what the default configuration offers: IMAP 2993 (TLS) and 2143,
@@ -70,21 +86,25 @@ func testServices() Services {
 
 // testEnv is a Handler behind a real TLS listener and a plain-HTTP one.
 type testEnv struct {
-	h     *Handler
-	tls   *httptest.Server
-	plain *httptest.Server
+	h      *Handler
+	dir    *directory.Directory
+	signIn *auth.Service
+	issuer *authtest.Issuer
+	tls    *httptest.Server
+	plain  *httptest.Server
 }
 
 func newTestEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
-	c := Config{Hostname: "mail.example.test", Services: testServices(), Directory: newTestDirectory(t)}
+	dir, signIn, issuer := newTestAuth(t)
+	c := Config{Hostname: "mail.example.test", Services: testServices(), Directory: dir, Auth: signIn}
 	if mutate != nil {
 		mutate(&c)
 	}
 	h := New(c)
 	mux := http.NewServeMux()
 	h.Register(mux)
-	e := &testEnv{h: h, tls: httptest.NewTLSServer(mux), plain: httptest.NewServer(mux)}
+	e := &testEnv{h: h, dir: dir, signIn: signIn, issuer: issuer, tls: httptest.NewTLSServer(mux), plain: httptest.NewServer(mux)}
 	t.Cleanup(e.tls.Close)
 	t.Cleanup(e.plain.Close)
 	return e

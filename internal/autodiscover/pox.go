@@ -95,7 +95,7 @@ func (h *Handler) servePOX(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodPost, http.MethodGet) {
 		return
 	}
-	u, ok := h.authenticate(w, r)
+	u, creds, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -150,7 +150,7 @@ func (h *Handler) servePOX(w http.ResponseWriter, r *http.Request) {
 		// Someone else's address and no one's are refused alike, with the answer a
 		// wrong password gets, so a signed-in user learns nothing about others.
 		h.log.Info("address not the user's", "remote", r.RemoteAddr, "user", u.Address)
-		h.unauthorized(w)
+		h.unauthorized(w, creds)
 		return
 	}
 	if mobile {

@@ -4,7 +4,8 @@
 // package pim says) and a read-only address book of the directory (the global address
 // list).
 //
-// It serves only over TLS and only to users who sign in with HTTP Basic; a user reaches
+// It serves only over TLS and only to users who sign in with HTTP Basic or an OAuth
+// bearer token; a user reaches
 // only their own collections. It never stores an object that fails pim's validation,
 // never answers bad input with a 500, and keeps no data of its own beyond a cache of
 // resource names that the store's change log keeps current.
@@ -19,6 +20,8 @@ import (
 	"net/url"
 	"strings"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/httpauth"
 	"mailroom/internal/pim"
 	"mailroom/internal/store"
 )
@@ -41,6 +44,15 @@ type Principal struct {
 // which adds lockout and app passwords, or the directory).
 type Authenticator interface {
 	Authenticate(ctx context.Context, login, password string, remote netip.Addr) (Principal, error)
+}
+
+// TokenAuthenticator is an Authenticator that also takes OAuth 2.0 access tokens
+// (RFC 6750), as SignIn does. A refused token is an error wrapping ErrBadCredentials.
+type TokenAuthenticator interface {
+	Authenticator
+	Bearer(ctx context.Context, token string, remote netip.Addr) (Principal, error)
+	// TokensEnabled reports whether a token can succeed at all.
+	TokensEnabled() bool
 }
 
 // GALEntry is one entry of the global address list.
@@ -155,25 +167,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authenticate checks HTTP Basic credentials (RFC 7617); it has answered when it
-// returns false.
+// authenticate checks HTTP Basic credentials (RFC 7617) or, when the Authenticator
+// takes them, a bearer token (RFC 6750 section 2.1); it has answered when it returns
+// false. A refused token's challenge says invalid_token (RFC 6750 section 3.1).
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
-	login, password, ok := r.BasicAuth()
-	if ok {
-		var remote netip.Addr
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-			remote = ap.Addr()
-		}
-		p, err := h.cfg.Auth.Authenticate(r.Context(), login, password, remote)
-		if err == nil {
-			return p, true
-		}
-		if !errors.Is(err, ErrBadCredentials) {
-			writeError(w, h.log, r, err)
-			return Principal{}, false
-		}
+	creds, perr := httpauth.Parse(r.Header.Get("Authorization"))
+	tokens, takesTokens := h.cfg.Auth.(TokenAuthenticator)
+	remote := auth.RemoteHTTP(r.RemoteAddr)
+	var p Principal
+	err := ErrBadCredentials
+	switch {
+	case perr != nil:
+	case creds.Scheme == httpauth.Basic:
+		p, err = h.cfg.Auth.Authenticate(r.Context(), creds.Login, creds.Password, remote)
+	case creds.Scheme == httpauth.Bearer && takesTokens:
+		p, err = tokens.Bearer(r.Context(), creds.Token, remote)
 	}
-	w.Header().Set("WWW-Authenticate", `Basic realm="Mailroom", charset="UTF-8"`)
+	if err == nil {
+		return p, true
+	}
+	if !errors.Is(err, ErrBadCredentials) {
+		writeError(w, h.log, r, err)
+		return Principal{}, false
+	}
+	httpauth.Challenge(w.Header(), "Mailroom", creds, takesTokens && tokens.TokensEnabled())
 	writeError(w, h.log, r, errStatus(http.StatusUnauthorized, "sign in with your address and password"))
 	return Principal{}, false
 }

@@ -2,13 +2,10 @@ package dav
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 
 	"mailroom/internal/directory"
-	"mailroom/internal/store"
 )
 
 // Directory adapts the directory to Authenticator and GAL.
@@ -17,14 +14,7 @@ type Directory struct{ Dir *directory.Directory }
 // Authenticate implements Authenticator: users sign in with any of their login names;
 // shared mailboxes, groups, unknown names, wrong passwords and disabled users do not.
 func (d Directory) Authenticate(ctx context.Context, login, password string, _ netip.Addr) (Principal, error) {
-	u, err := d.Dir.Authenticate(ctx, login, password)
-	if errors.Is(err, directory.ErrBadCredentials) || errors.Is(err, directory.ErrDisabled) {
-		return Principal{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
-	}
-	if err != nil {
-		return Principal{}, err
-	}
-	return Principal{Account: store.AccountID(u.ID), Address: u.Address, DisplayName: u.DisplayName}, nil
+	return principal(d.Dir.Authenticate(ctx, login, password))
 }
 
 // GAL implements GAL: enabled users, shared mailboxes and groups with an address.

@@ -16,7 +16,7 @@ func (d *Directory) AddAlias(ctx context.Context, key, alias string) error {
 	if err != nil {
 		return err
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		ref, err := findPrincipal(ctx, tx, key)
 		if err != nil {
 			return err
@@ -39,7 +39,7 @@ func (d *Directory) AddAlias(ctx context.Context, key, alias string) error {
 // RemoveAlias removes an alias. A primary address cannot be removed this way.
 func (d *Directory) RemoveAlias(ctx context.Context, alias string) error {
 	a := strings.ToLower(strings.TrimSpace(alias))
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		var owner int64
 		var primary int
 		err := tx.QueryRowContext(ctx, `SELECT principal_id, is_primary FROM addresses WHERE address = $1`, a).

@@ -47,6 +47,8 @@ type Directory struct {
 	now func() time.Time
 
 	cache *authCache
+	// rcpts remembers recent recipient resolutions for a few seconds (rcptcache.go).
+	rcpts *rcptCache
 	// hashSlots bounds how many argon2id computations run at once: each takes 19 MiB
 	// and a CPU for tens of milliseconds, and a burst of logins must not exhaust memory.
 	hashSlots chan struct{}
@@ -73,6 +75,7 @@ func New(ctx context.Context, d *db.DB) (*Directory, error) {
 	rand.Read(dir.decoySalt)
 	// Through a closure, so that a test that replaces dir.now moves the cache's clock too.
 	dir.cache = newAuthCache(authCacheSize, authCacheTTL, func() time.Time { return dir.now() })
+	dir.rcpts = newRcptCache(rcptCacheSize, rcptCacheTTL, func() time.Time { return dir.now() })
 	return dir, nil
 }
 

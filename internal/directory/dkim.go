@@ -28,7 +28,7 @@ func (d *Directory) SetDKIMKey(ctx context.Context, domain, selector string, pri
 	if len(privatePEM) == 0 {
 		return fmt.Errorf("%w: DKIM key of %s is empty", ErrInvalid, name)
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		if _, err := domainByName(ctx, tx, name); err != nil {
 			return err
 		}

@@ -52,7 +52,7 @@ func (d *Directory) AddDomain(ctx context.Context, name, netbios string) (Domain
 	}
 	dom := Domain{Name: n, NetBIOS: nb, Created: fromMicros(d.micros()),
 		POP3KeepDeleted: true, POP3RetentionDays: DefaultPOP3RetentionDays}
-	err = d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	err = d.serialTx(ctx, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT name FROM domains WHERE name = $1 OR netbios = $2`, n, nb).Scan(&owner)
 		switch {
@@ -157,7 +157,7 @@ func (d *Directory) SetPOP3Retention(ctx context.Context, domain string, keep bo
 	if days < 1 || days > MaxPOP3RetentionDays {
 		return fmt.Errorf("%w: POP3 retention of %d days; it must be 1 to %d days", ErrInvalid, days, MaxPOP3RetentionDays)
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		dom, err := domainByName(ctx, tx, domain)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func (d *Directory) SetPOP3Retention(ctx context.Context, domain string, keep bo
 
 // RemoveDomain removes a domain that no address uses any more.
 func (d *Directory) RemoveDomain(ctx context.Context, name string) error {
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		dom, err := domainByName(ctx, tx, name)
 		if err != nil {
 			return err

@@ -40,7 +40,7 @@ func (d *Directory) Grant(ctx context.Context, mailbox, user string, r Right) er
 	if err != nil {
 		return err
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		mb, u, err := grantParties(ctx, tx, mailbox, user)
 		if err != nil {
 			return err
@@ -68,7 +68,7 @@ func (d *Directory) Revoke(ctx context.Context, mailbox, user string, r Right) e
 	if err != nil {
 		return err
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		mb, u, err := grantParties(ctx, tx, mailbox, user)
 		if err != nil {
 			return err

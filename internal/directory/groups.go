@@ -48,7 +48,7 @@ func (d *Directory) AddGroup(ctx context.Context, name, address, displayName str
 		dn = n
 	}
 	var id int64
-	err = d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	err = d.serialTx(ctx, func(tx *sql.Tx) error {
 		var other string
 		err := tx.QueryRowContext(ctx, `SELECT name FROM principals WHERE name_key = $1`, strings.ToLower(n)).Scan(&other)
 		if err == nil {
@@ -118,7 +118,7 @@ func (d *Directory) Groups(ctx context.Context) ([]Group, error) {
 // RemoveGroup removes a group (by name or address), its addresses and memberships;
 // its members stay.
 func (d *Directory) RemoveGroup(ctx context.Context, name string) error {
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		ref, err := findGroup(ctx, tx, name)
 		if err != nil {
 			return err
@@ -135,7 +135,7 @@ func (d *Directory) RemoveGroup(ctx context.Context, name string) error {
 // group by name or address) a direct member of group. Nesting groups in cycles is
 // allowed, as in AD; expansion visits each group once.
 func (d *Directory) AddMember(ctx context.Context, group, member string) error {
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		g, err := findGroup(ctx, tx, group)
 		if err != nil {
 			return err
@@ -165,7 +165,7 @@ func (d *Directory) AddMember(ctx context.Context, group, member string) error {
 
 // RemoveMember removes a direct member from a group.
 func (d *Directory) RemoveMember(ctx context.Context, group, member string) error {
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		g, err := findGroup(ctx, tx, group)
 		if err != nil {
 			return err

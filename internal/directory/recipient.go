@@ -20,14 +20,14 @@ type Recipient struct {
 	Group *Group `json:"group,omitempty"`
 }
 
-// ResolveRecipient says what mail to address is delivered to. Unknown addresses and
+// resolveRecipient says what mail to address is delivered to. Unknown addresses and
 // addresses outside our domains give ErrNotFound (the latter also matches
 // ErrUnknownDomain, so SMTP can tell "no such user" from "we do not relay").
 //
 // Plus-addressing: user+tag@domain goes to user@domain, unless user+tag@domain is
 // itself an address. A disabled user addressed directly still gets the mail (the
 // mailbox exists, as in Exchange); groups skip disabled members.
-func (d *Directory) ResolveRecipient(ctx context.Context, address string) (Recipient, error) {
+func (d *Directory) resolveRecipient(ctx context.Context, address string) (Recipient, error) {
 	a, err := ParseAddress(strings.TrimSpace(address))
 	if err != nil {
 		return Recipient{}, err

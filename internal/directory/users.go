@@ -157,7 +157,7 @@ func (d *Directory) AddUser(ctx context.Context, nu NewUser) (User, error) {
 		}
 	}
 	var id int64
-	err = d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	err = d.serialTx(ctx, func(tx *sql.Tx) error {
 		if err := check(tx); err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func (d *Directory) UpdateUser(ctx context.Context, key string, u UserUpdate) (U
 		set("admin", boolInt(*u.Admin))
 	}
 	var id int64
-	err = d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	err = d.serialTx(ctx, func(tx *sql.Tx) error {
 		ref, err := findMailbox(ctx, tx, key)
 		if err != nil {
 			return err
@@ -403,7 +403,7 @@ func (d *Directory) SetPassword(ctx context.Context, key, password string) error
 	if err != nil {
 		return err
 	}
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE principals SET password_hash = $1 WHERE id = $2 AND kind = 'user'`, hash, u.ID)
 		if err != nil {
 			return fmt.Errorf("set password of %s: %w", u.Address, err)
@@ -422,7 +422,7 @@ func (d *Directory) SetPassword(ctx context.Context, key, password string) error
 // SetEnabled enables or disables user key. A disabled user cannot log in and gets no
 // mail through groups.
 func (d *Directory) SetEnabled(ctx context.Context, key string, enabled bool) error {
-	return d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	return d.serialTx(ctx, func(tx *sql.Tx) error {
 		ref, err := findMailbox(ctx, tx, key)
 		if err != nil {
 			return err
@@ -438,7 +438,7 @@ func (d *Directory) SetEnabled(ctx context.Context, key string, enabled bool) er
 // the grants on and to it, and returns what it was.
 func (d *Directory) RemoveUser(ctx context.Context, key string) (User, error) {
 	var u User
-	err := d.db.SerialTx(ctx, "directory", func(tx *sql.Tx) error {
+	err := d.serialTx(ctx, func(tx *sql.Tx) error {
 		ref, err := findMailbox(ctx, tx, key)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -30,8 +31,14 @@ func (c *session) cmdAppend(ctx context.Context, a *imapwire.Append) error {
 	if len(a.Message) == 0 {
 		return no(codeCannot, "the message is empty")
 	}
-	// \Recent cannot be set by a client (RFC 3501 section 2.3.2).
-	flags := slices.DeleteFunc(slices.Clone(a.Flags), func(f string) bool { return strings.EqualFold(f, `\Recent`) })
+	if err := require(m, acl.Insert, "APPEND"); err != nil {
+		return err
+	}
+	// \Recent cannot be set by a client (RFC 3501 section 2.3.2); flags the user may
+	// not set are dropped (RFC 4314 section 4, APPEND).
+	flags := slices.DeleteFunc(slices.Clone(a.Flags), func(f string) bool {
+		return strings.EqualFold(f, `\Recent`) || !m.rights.Has(flagRight(f))
+	})
 	ds, err := c.srv.cfg.Store.Deliver(ctx, store.NewMessage{Raw: a.Message, Flags: flags, InternalDate: a.Date},
 		[]store.Placement{{Account: m.account, Folder: m.folder.ID}})
 	if err != nil {

@@ -58,7 +58,7 @@ func (c *session) cmdStartTLS(ctx context.Context, cmd *imapwire.Command) error 
 	// A fresh reader drops anything the client sent after STARTTLS in plain text,
 	// which an attacker could have injected to run as if sent over TLS (RFC 9051
 	// section 11.1).
-	c.br.Reset(c.conn)
+	c.r.SetSource(connReader{c})
 	return errAnswered
 }
 

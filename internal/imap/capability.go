@@ -52,6 +52,10 @@ func (c *session) capabilities() []string {
 		"QUOTA=RES-STORAGE",
 		"APPENDLIMIT="+strconv.FormatInt(c.srv.cfg.AppendLimit, 10), // RFC 7889
 	)
+	if c.aclEnabled() {
+		// RFC 4314 section 2.1: RIGHTS= names the rights beyond RFC 2086's.
+		caps = append(caps, "ACL", "RIGHTS=texk")
+	}
 	if c.fw == nil {
 		caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978
 	}

@@ -42,15 +42,11 @@ func (c *session) cmdCompress(cmd *imapwire.Command, a *imapwire.Compress) error
 		return err
 	}
 	c.fw = fw
-	c.bw.Reset(fw)
+	c.w.SetDestination(fw)
 	// A client must wait for the OK before compressing, so nothing should be
 	// buffered; whatever is goes through the inflater as the start of its stream.
-	var pending []byte
-	if n := c.br.Buffered(); n > 0 {
-		b, _ := c.br.Peek(n)
-		pending = bytes.Clone(b)
-	}
-	c.br.Reset(newInflater(io.MultiReader(bytes.NewReader(pending), connReader{c})))
+	pending := c.r.Buffered()
+	c.r.SetSource(newInflater(io.MultiReader(bytes.NewReader(pending), connReader{c})))
 	c.log.Debug("compression active")
 	return errAnswered
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -33,6 +34,16 @@ func (c *session) cmdCopy(ctx context.Context, uidCmd bool, set imapwire.SeqSet,
 			return no(codeTryCreate, "no mailbox %s", dest)
 		}
 		return err
+	}
+	// RFC 4314 section 4: COPY needs i on the target; MOVE is COPY, STORE \Deleted and
+	// EXPUNGE (RFC 6851 section 3.3), so it needs t and e on the source too.
+	if err := require(dst, acl.Insert, name); err != nil {
+		return err
+	}
+	if move {
+		if err := require(s.mbox, acl.DeleteMessage|acl.Expunge, name); err != nil {
+			return err
+		}
 	}
 	if len(uids) == 0 {
 		return nil

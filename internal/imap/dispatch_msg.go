@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -129,7 +130,7 @@ func (c *session) cmdFetch(ctx context.Context, uidCmd bool, a *imapwire.Fetch) 
 		}
 	}
 	needMessage, needRaw, setsSeen := fetchNeeds(a.Items)
-	setsSeen = setsSeen && !s.readOnly
+	setsSeen = setsSeen && !s.readOnly && s.mbox.rights.Has(acl.Seen) // RFC 4314 section 4, FETCH
 	hasFlags := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Att == imapwire.FetchFlags })
 	withFlags := append(slices.Clone(a.Items), imapwire.FetchItem{Att: imapwire.FetchFlags})
 	opts := fetchOptions{UID: uidCmd, ModSeq: c.condstore, UTF8: c.utf8}
@@ -181,6 +182,9 @@ func (c *session) cmdFetch(ctx context.Context, uidCmd bool, a *imapwire.Fetch) 
 			if seenNow[m.UID] && !hasFlags {
 				items = withFlags
 			}
+			if hasFlags || seenNow[m.UID] {
+				c.noteKeywords(m.Flags)
+			}
 			if err := writeFetch(c.w, s.view.seq(m.UID), m, raw, items, opts); err != nil {
 				var cte *unknownCTEError
 				if errors.As(err, &cte) {
@@ -228,6 +232,10 @@ func (c *session) loadMessages(ctx context.Context, uids []store.UID, full bool)
 // STORE changed, .SILENT or not (RFC 7162 section 3.1.3).
 func (c *session) cmdStore(ctx context.Context, uidCmd bool, a *imapwire.Store) error {
 	s := c.sel
+	// Missing rights come first: they are why a shared folder opened read-only.
+	if err := require(s.mbox, flagRights(a.Flags, a.Op == imapwire.StoreReplace), "STORE"); err != nil {
+		return err
+	}
 	if s.readOnly {
 		return no(codeReadOnly, "the mailbox is read-only")
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -15,6 +16,9 @@ import (
 // the update that follows every command, like those of any other session's expunge.
 func (c *session) cmdExpunge(ctx context.Context, set *imapwire.SeqSet) error {
 	s := c.sel
+	if err := require(s.mbox, acl.Expunge, "EXPUNGE"); err != nil {
+		return err
+	}
 	if s.readOnly {
 		return no(codeReadOnly, "the mailbox is read-only")
 	}

@@ -5,80 +5,195 @@ package imap
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
 
 // cmdIdle pushes the changes of the selected mailbox, whichever session or protocol
-// makes them, until the client sends DONE. It subscribes to the account's change
-// notifications, which come within a second of any change, and on each wake-up writes
-// what the view's sync finds at once. A session that is not selected idles with
-// nothing to push. The autologout timer runs on during IDLE (RFC 2177 section 3,
-// RFC 9051 section 5.4); clients re-issue IDLE well within it.
+// makes them, until the client sends DONE. The session's own goroutine waits for DONE,
+// holding no read or write buffer (park); the server's idle hub holds one store
+// subscription per account with idling sessions and, on each change notification
+// (within a second of any change), has every idling session of the account write
+// what its view's sync finds. A session that is not selected idles with nothing to
+// push. The autologout timer runs on during IDLE (RFC 2177 section 3, RFC 9051
+// section 5.4); clients re-issue IDLE well within it.
 func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
-	var wake <-chan store.ModSeq
+	// stop ends the pushes; it runs before the session writes again itself.
+	stop := func() {}
+	defer func() { stop() }()
 	if c.sel != nil {
-		ch, cancel := c.srv.cfg.Store.Subscribe(c.sel.mbox.account)
-		defer cancel()
-		wake = ch
+		acct := c.sel.mbox.account
+		c.push.Lock()
+		c.push.ctx, c.push.idling = ctx, true
+		c.push.Unlock()
+		c.srv.idlers.add(c, acct)
+		stop = func() {
+			stop = func() {}
+			c.srv.idlers.remove(c, acct)
+			// Wait for a push under way, and keep off any still to come.
+			c.push.Lock()
+			c.push.ctx, c.push.idling = nil, false
+			c.push.Unlock()
+		}
 		// A change made between the last update and the subscription woke no one.
+		c.push.Lock()
 		if err := c.syncSelected(ctx, true); err != nil {
 			c.log.Warn("cannot update the selected mailbox", "err", err)
 		}
-	}
-	c.w.Continue("idling")
-	if err := c.flush(); err != nil {
-		return err
+		c.w.Continue("idling")
+		err := c.flush()
+		c.w.Release() // from now on the pushes write, under the lock
+		c.push.Unlock()
+		if err != nil {
+			return err
+		}
+	} else {
+		c.w.Continue("idling")
+		if err := c.flush(); err != nil {
+			return err
+		}
+		c.w.Release()
 	}
 	if !c.arm(c.srv.cfg.IdleTimeout) {
+		stop()
 		c.bye("server shutting down")
 		return errInterrupted
 	}
-	// The reader waits for DONE in its own goroutine; this one writes. They share
-	// no state but the connection, whose reads and writes are independent.
-	done := make(chan error, 1)
-	go func() { done <- c.r.ReadDone() }()
-	// hangUp ends the session while the reader still waits: closing the connection
-	// ends its read.
-	hangUp := func(text string, err error) error {
-		c.bye(text)
-		c.raw.Close()
-		<-done
-		return err
+	c.r.Release()
+	// Shutdown wakes this read with a deadline in the past (interrupt).
+	err := c.r.ReadDone()
+	stop()
+	var se *imapwire.SyntaxError
+	var le *imapwire.LimitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se), errors.As(err, &le) && le.Recoverable:
+		return bad("IDLE ends with DONE")
+	case isTimeout(err) && c.isClosing():
+		c.bye("server shutting down")
+		return errInterrupted
+	case isTimeout(err):
+		return &reply{cond: imapwire.BYE, text: "idle for too long, closing connection"}
 	}
+	return err
+}
+
+// pushState is what the idle hub needs of an idling session; its mutex orders the
+// hub's pushes against the session's own writes.
+type pushState struct {
+	sync.Mutex
+	idling bool
+	ctx    context.Context
+	queued bool // a push is waiting for the lock; a further wake-up adds nothing
+}
+
+// wake has the session write the changes of its selected mailbox, unless a push is
+// already waiting to.
+func (c *session) wake() {
+	c.push.Lock()
+	if c.push.queued || !c.push.idling {
+		c.push.Unlock()
+		return
+	}
+	c.push.queued = true
+	c.push.Unlock()
+	go c.pushUpdates()
+}
+
+// pushUpdates writes the changes of the selected mailbox during IDLE. A failed write
+// closes the connection, which ends the session's wait for DONE.
+func (c *session) pushUpdates() {
+	c.push.Lock()
+	defer c.push.Unlock()
+	c.push.queued = false
+	if !c.push.idling {
+		return
+	}
+	if err := c.syncSelected(c.push.ctx, true); err != nil {
+		c.log.Warn("cannot update the selected mailbox", "err", err)
+	}
+	if err := c.flush(); err != nil {
+		c.raw.Close()
+		return
+	}
+	c.w.Release()
+}
+
+// idleHub holds the store subscriptions of idling sessions: one per account, whatever
+// the number of sessions idling on it, so that an idling session needs no goroutine
+// but the one waiting for its DONE.
+type idleHub struct {
+	store    Store
+	mu       sync.Mutex
+	accounts map[store.AccountID]*idleAccount
+}
+
+// idleAccount is one account's idling sessions and the goroutine that wakes them.
+type idleAccount struct {
+	sessions map[*session]struct{}
+	stop     chan struct{}
+}
+
+// add has c woken on every change of acct until remove.
+func (h *idleHub) add(c *session, acct store.AccountID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.accounts[acct]
+	if a == nil {
+		ch, cancel := h.store.Subscribe(acct)
+		a = &idleAccount{sessions: map[*session]struct{}{}, stop: make(chan struct{})}
+		if h.accounts == nil {
+			h.accounts = map[store.AccountID]*idleAccount{}
+		}
+		h.accounts[acct] = a
+		go h.run(acct, a, ch, cancel)
+	}
+	a.sessions[c] = struct{}{}
+}
+
+// remove stops waking c; the account's subscription ends with its last session.
+func (h *idleHub) remove(c *session, acct store.AccountID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.accounts[acct]
+	if a == nil {
+		return
+	}
+	if _, ok := a.sessions[c]; !ok {
+		return
+	}
+	delete(a.sessions, c)
+	if len(a.sessions) == 0 {
+		delete(h.accounts, acct)
+		close(a.stop)
+	}
+}
+
+// run wakes a's sessions on each notification of the store until the last session
+// leaves or the store closes; the sessions then idle on without updates until DONE
+// or shutdown.
+func (h *idleHub) run(acct store.AccountID, a *idleAccount, ch <-chan store.ModSeq, cancel func()) {
+	defer cancel()
 	for {
 		select {
-		case _, ok := <-wake:
+		case <-a.stop:
+			return
+		case _, ok := <-ch:
+			h.mu.Lock()
 			if !ok {
-				wake = nil // the store is closing; DONE or shutdown follows
-				continue
+				if h.accounts[acct] == a {
+					delete(h.accounts, acct)
+				}
+				h.mu.Unlock()
+				return
 			}
-			if err := c.syncSelected(ctx, true); err != nil {
-				c.log.Warn("cannot update the selected mailbox", "err", err)
+			for c := range a.sessions {
+				c.wake()
 			}
-			if err := c.flush(); err != nil {
-				c.raw.Close()
-				<-done
-				return err
-			}
-		case <-c.stop:
-			return hangUp("server shutting down", errInterrupted)
-		case err := <-done:
-			var se *imapwire.SyntaxError
-			var le *imapwire.LimitError
-			switch {
-			case err == nil:
-				return nil
-			case errors.As(err, &se), errors.As(err, &le) && le.Recoverable:
-				return bad("IDLE ends with DONE")
-			case isTimeout(err) && c.isClosing():
-				c.bye("server shutting down")
-				return errInterrupted
-			case isTimeout(err):
-				return &reply{cond: imapwire.BYE, text: "idle for too long, closing connection"}
-			}
-			return err
+			h.mu.Unlock()
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -38,7 +39,7 @@ func (c *session) entries(ctx context.Context) ([]listEntry, error) {
 				continue
 			}
 			out = append(out, listEntry{
-				mailbox:    mailbox{name: prefix + strings.Join(f.Path, delimiter), account: account, folder: f, shared: !own},
+				mailbox:    mailbox{name: prefix + strings.Join(f.Path, delimiter), account: account, folder: f, shared: !own, rights: acl.All},
 				subscribed: f.Subscribed,
 				specialUse: specialUse[f.Role],
 			})
@@ -49,7 +50,11 @@ func (c *session) entries(ctx context.Context) ([]listEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(gs) > 0 {
+	byACL, err := c.aclEntries(ctx, gs)
+	if err != nil {
+		return nil, err
+	}
+	if len(gs) > 0 || len(byACL) > 0 {
 		out = append(out, listEntry{mailbox: mailbox{name: sharedPrefix}, node: true})
 	}
 	for _, g := range gs {
@@ -65,6 +70,7 @@ func (c *session) entries(ctx context.Context) ([]listEntry, error) {
 		out = append(out, listEntry{mailbox: mailbox{name: prefix, account: acct, shared: true}, node: true})
 		add(prefix+delimiter, acct, folders, false)
 	}
+	out = append(out, byACL...)
 	for i := range out {
 		p := out[i].name + delimiter
 		for j := i + 1; j < len(out) && !out[i].children; j++ {
@@ -130,7 +136,7 @@ func (c *session) cmdList(ctx context.Context, a *imapwire.List) error {
 			w.Atom(` ("CHILDINFO" ("SUBSCRIBED"))`)
 		}
 		w.CRLF()
-		if ret.Status != nil && !e.node {
+		if ret.Status != nil && !e.node && e.rights.Has(acl.Read) {
 			if err := c.writeStatus(ctx, e.mailbox, ret.Status); err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/directory"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
@@ -34,7 +35,9 @@ type mailbox struct {
 	name    string // as the client names it, decoded
 	account store.AccountID
 	folder  store.Folder
-	shared  bool // in the other-users namespace
+	shared  bool       // in the other-users namespace
+	rights  acl.Rights // the user's rights on it (RFC 4314), acl.All unless viaACL
+	viaACL  bool       // a folder of another account shared with the user by its access list
 }
 
 // hiddenRoles are folders that hold no mail (ActiveSync's calendars, contacts, tasks
@@ -67,11 +70,13 @@ type root struct {
 	account store.AccountID
 	prefix  string // "" for the user's own mailbox, "Shared/<address>/" for a shared one
 	path    []string
+	full    bool // the user owns the account or holds FullAccess on it: every right
 }
 
 // locate splits a mailbox name into its account and folder path. A name in the
-// other-users namespace needs a FullAccess grant; one naming only the namespace or a
-// shared mailbox's node has an empty path.
+// other-users namespace needs a FullAccess grant or a folder of that account shared
+// with the user (acl.go); one naming only the namespace or a shared mailbox's node
+// has an empty path.
 func (c *session) locate(ctx context.Context, name string) (root, error) {
 	name = strings.TrimSuffix(name, delimiter)
 	parts := strings.Split(name, delimiter)
@@ -79,20 +84,19 @@ func (c *session) locate(ctx context.Context, name string) (root, error) {
 		if slices.Contains(parts, "") {
 			return root{}, no(codeCannot, "mailbox names have no empty levels")
 		}
-		return root{account: c.account, path: parts}, nil
+		return root{account: c.account, path: parts, full: true}, nil
 	}
 	if len(parts) < 2 {
 		return root{account: -1}, nil
 	}
-	g, err := c.grant(ctx, parts[1])
+	acct, address, full, err := c.sharedOwner(ctx, parts[1])
 	if err != nil {
 		return root{}, err
 	}
-	acct := store.AccountID(g.Mailbox.ID)
 	if _, err := c.srv.cfg.Store.EnsureAccount(ctx, acct); err != nil {
 		return root{}, noErr(err, codeUnavailable, "cannot open the shared mailbox now, try again later")
 	}
-	r := root{account: acct, prefix: sharedPrefix + delimiter + g.Mailbox.Address + delimiter, path: parts[2:]}
+	r := root{account: acct, prefix: sharedPrefix + delimiter + address + delimiter, path: parts[2:], full: full}
 	if slices.Contains(r.path, "") {
 		return root{}, no(codeCannot, "mailbox names have no empty levels")
 	}
@@ -131,7 +135,9 @@ func (c *session) grant(ctx context.Context, address string) (directory.Grant, e
 	return directory.Grant{}, no(codeNonExistent, "no shared mailbox %s", address)
 }
 
-// resolve finds the folder a mailbox name names.
+// resolve finds the folder a mailbox name names, with the user's rights on it. A
+// folder of another account on which the user holds no right does not exist for the
+// user (RFC 4314 section 4 forbids revealing it).
 func (c *session) resolve(ctx context.Context, name string) (mailbox, error) {
 	r, err := c.locate(ctx, name)
 	if err != nil {
@@ -149,7 +155,16 @@ func (c *session) resolve(ctx context.Context, name string) (mailbox, error) {
 	case !visible(f, r.prefix == "") || c.belowHidden(ctx, r.account, f):
 		return mailbox{}, no(codeNonExistent, "no mailbox %s", name)
 	}
-	return mailbox{name: r.prefix + strings.Join(f.Path, delimiter), account: r.account, folder: f, shared: r.prefix != ""}, nil
+	rights := acl.All
+	if !r.full {
+		if rights, err = c.folderRights(ctx, f); err != nil {
+			return mailbox{}, err
+		}
+		if rights == 0 {
+			return mailbox{}, no(codeNonExistent, "no mailbox %s", name)
+		}
+	}
+	return mailbox{name: r.prefix + strings.Join(f.Path, delimiter), account: r.account, folder: f, shared: r.prefix != "", rights: rights, viaACL: !r.full}, nil
 }
 
 // storeErr turns a store error into a NO with the matching response code.
@@ -205,11 +220,21 @@ func roleOf(attr string) (store.Role, bool) {
 }
 
 // cmdNamespace lists the namespaces (RFC 2342 section 5, RFC 9051 section 6.3.10):
-// personal "" and other users "Shared/", both with "/"; no shared namespace.
+// personal "" and, when anything is shared with the user, other users "Shared/", both
+// with "/"; no shared namespace.
 func (c *session) cmdNamespace(ctx context.Context) error {
 	gs, err := c.grants(ctx)
 	if err != nil {
 		return err
+	}
+	if len(gs) == 0 {
+		shares, err := c.aclShares(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(shares, func(e acl.Entry) bool { return e.Rights.Has(acl.Lookup) }) {
+			gs = append(gs, directory.Grant{})
+		}
 	}
 	c.w.Untagged().Atom("NAMESPACE ((").String("").SP().String(delimiter).Atom(")) ")
 	if len(gs) > 0 {
@@ -251,6 +276,9 @@ func (c *session) cmdCreate(ctx context.Context, a *imapwire.Create) error {
 	if _, err := st.FolderByPath(ctx, r.account, r.path); err == nil {
 		return no(codeAlreadyExists, "%s already exists", a.Mailbox)
 	}
+	if err := c.requireCreate(ctx, r, a.Mailbox); err != nil {
+		return err
+	}
 	parent, err := c.ensureParents(ctx, r.account, r.path)
 	if err != nil {
 		return err
@@ -259,6 +287,24 @@ func (c *session) cmdCreate(ctx context.Context, a *imapwire.Create) error {
 		return storeErr(err, "CREATE "+a.Mailbox)
 	}
 	return nil
+}
+
+// requireCreate checks that the user may create the folder r names: in an account the
+// user neither owns nor holds FullAccess on, that needs the k right on an existing
+// parent (RFC 4314 section 4, CREATE).
+func (c *session) requireCreate(ctx context.Context, r root, name string) error {
+	if r.full {
+		return nil
+	}
+	parentName := r.prefix + strings.Join(r.path[:len(r.path)-1], delimiter)
+	if len(r.path) == 1 {
+		return no(codeNoPerm, "new top-level mailboxes of %s can only be created by its owner", strings.TrimSuffix(r.prefix, delimiter))
+	}
+	parent, err := c.resolve(ctx, parentName)
+	if err != nil {
+		return err
+	}
+	return require(parent, acl.CreateMailbox, "CREATE")
 }
 
 // ensureParents returns the folder that is to hold the last level of path, creating
@@ -293,8 +339,18 @@ func (c *session) cmdDelete(ctx context.Context, a *imapwire.Delete) error {
 	if m.folder.Role == store.RoleInbox {
 		return no(codeCannot, "a mailbox's INBOX cannot be deleted")
 	}
+	if err := require(m, acl.DeleteMailbox, "DELETE"); err != nil {
+		return err
+	}
 	if err := c.srv.cfg.Store.DeleteFolder(ctx, m.folder.ID); err != nil {
 		return storeErr(err, "DELETE "+a.Mailbox)
+	}
+	if c.aclEnabled() {
+		// RFC 4314 section 3: the list goes with the mailbox, so that a new one of the
+		// same name does not inherit it.
+		if err := c.srv.cfg.ACL.DeleteFolder(ctx, int64(m.folder.ID)); err != nil {
+			c.log.Warn("cannot delete the access list of a deleted mailbox", "mailbox", a.Mailbox, "err", err)
+		}
 	}
 	if c.sel != nil && c.sel.mbox.folder.ID == m.folder.ID {
 		// The selected mailbox is gone: close it, as RFC 7162 section 3.2.11 says.
@@ -315,6 +371,9 @@ func (c *session) cmdRename(ctx context.Context, a *imapwire.Rename) error {
 	if err != nil {
 		return err
 	}
+	if err := require(m, acl.DeleteMailbox, "RENAME"); err != nil {
+		return err
+	}
 	to, err := c.locate(ctx, a.To)
 	if err != nil {
 		return err
@@ -330,6 +389,9 @@ func (c *session) cmdRename(ctx context.Context, a *imapwire.Rename) error {
 	st := c.srv.cfg.Store
 	if _, err := st.FolderByPath(ctx, to.account, to.path); err == nil {
 		return no(codeAlreadyExists, "%s already exists", a.To)
+	}
+	if err := c.requireCreate(ctx, to, a.To); err != nil {
+		return err
 	}
 	parent, err := c.ensureParents(ctx, to.account, to.path)
 	if err != nil {
@@ -349,6 +411,10 @@ func (c *session) cmdSubscribe(ctx context.Context, name string, on bool) error 
 	if err != nil {
 		return err
 	}
+	if m.viaACL {
+		// The subscription is kept on the folder, which is its owner's.
+		return no(codeCannot, "subscriptions to folders shared by access list are not kept; %s is listed without one", name)
+	}
 	if err := c.srv.cfg.Store.SetSubscribed(ctx, m.folder.ID, on); err != nil {
 		return storeErr(err, "SUBSCRIBE "+name)
 	}
@@ -359,6 +425,9 @@ func (c *session) cmdSubscribe(ctx context.Context, name string, on bool) error 
 func (c *session) cmdStatus(ctx context.Context, a *imapwire.Status) error {
 	m, err := c.resolve(ctx, a.Mailbox)
 	if err != nil {
+		return err
+	}
+	if err := require(m, acl.Read, "STATUS"); err != nil {
 		return err
 	}
 	return c.writeStatus(ctx, m, a.Items)

@@ -7,7 +7,9 @@ package imap
 
 import (
 	"context"
+	"slices"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
 )
@@ -40,6 +42,16 @@ func (c *session) cmdSelect(ctx context.Context, a *imapwire.Select) error {
 	if err != nil {
 		return err
 	}
+	name := "SELECT"
+	if a.ReadOnly {
+		name = "EXAMINE"
+	}
+	if err := require(m, acl.Read, name); err != nil {
+		return err
+	}
+	// RFC 4314 section 4: without a right to change anything the mailbox opens
+	// read-only.
+	readOnly := a.ReadOnly || m.rights&(acl.Seen|acl.Write|acl.DeleteMessage|acl.Expunge) == 0
 	st := c.srv.cfg.Store
 	// The folder's counters were read before the view: HIGHESTMODSEQ is then at most
 	// the view's position, so a change in between is sent twice rather than never.
@@ -53,41 +65,35 @@ func (c *session) cmdSelect(ctx context.Context, a *imapwire.Select) error {
 		uidNext = v.uid(uint32(n)) + 1
 	}
 	w := c.w
-	w.Untagged().Atom("FLAGS ").Flags(systemFlags).CRLF()
+	// RFC 9051 section 7.3.1: FLAGS lists the keywords in use too.
+	w.Untagged().Atom("FLAGS ").Flags(append(slices.Clone(systemFlags), v.keywords...)).CRLF()
 	w.NumberResponse(uint32(v.count()), "EXISTS")
 	if !c.rev2 {
 		// IMAP4rev1 requires RECENT and names the first unseen message (RFC 3501
 		// section 6.3.1); IMAP4rev2 dropped both.
 		w.NumberResponse(0, "RECENT")
-		unseen, err := st.Search(ctx, f.ID, &store.Criteria{NotFlags: []string{store.FlagSeen}})
-		if err != nil {
-			return noErr(err, codeUnavailable, "cannot open %s now, try again later", a.Mailbox)
-		}
-		for _, u := range unseen {
-			if n := v.seq(u); n != 0 {
-				w.StatusResponse("", imapwire.OK, imapwire.CodeUnseen(n), "first unseen message")
-				break
-			}
+		if v.firstUnseen != 0 {
+			w.StatusResponse("", imapwire.OK, imapwire.CodeUnseen(v.firstUnseen), "first unseen message")
 		}
 	}
 	w.StatusResponse("", imapwire.OK, imapwire.CodeUIDValidity(f.UIDValidity), "UIDs valid")
 	w.StatusResponse("", imapwire.OK, imapwire.CodeUIDNext(uint32(uidNext)), "predicted next UID")
 	perm := []string{}
-	if !a.ReadOnly {
-		perm = append(append(perm, systemFlags...), `\*`)
+	if !readOnly {
+		perm = permanentFlags(m.rights, v.keywords)
 	}
 	w.StatusResponse("", imapwire.OK, imapwire.CodePermanentFlags(perm), "flags that can be changed")
 	// RFC 7162 section 3.1.2.1: every mailbox has mod-sequences here.
 	w.StatusResponse("", imapwire.OK, imapwire.CodeHighestModSeq(uint64(f.HighestModSeq)), "highest mod-sequence")
-	c.sel = &selection{mbox: m, view: v, readOnly: a.ReadOnly, reported: map[store.UID]store.ModSeq{}}
+	c.sel = &selection{mbox: m, view: v, readOnly: readOnly, reported: map[store.UID]store.ModSeq{}}
 	c.state = stateSelected
 	if q := a.QResync; q != nil && q.UIDValidity == f.UIDValidity {
 		if err := c.resync(ctx, q); err != nil {
 			return err
 		}
 	}
-	if a.ReadOnly {
-		return okReply(codeReadOnly, "EXAMINE completed")
+	if readOnly {
+		return okReply(codeReadOnly, "%s completed", name)
 	}
 	return okReply(codeReadWrite, "SELECT completed")
 }
@@ -187,7 +193,7 @@ func (c *session) deselect() {
 // deselects (RFC 9051 section 6.4.1); in a read-only mailbox it only deselects.
 func (c *session) cmdClose(ctx context.Context) error {
 	s := c.sel
-	if !s.readOnly {
+	if !s.readOnly && s.mbox.rights.Has(acl.Expunge) {
 		st := c.srv.cfg.Store
 		uids, err := st.Search(ctx, s.mbox.folder.ID, &store.Criteria{Flags: []string{store.FlagDeleted}})
 		if err == nil && len(uids) > 0 {
@@ -239,8 +245,26 @@ func (c *session) syncSelected(ctx context.Context, allowExpunge bool) error {
 	return w.Err()
 }
 
-// writeFlags writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])".
+// noteKeywords announces keywords among flags the client has not been told of yet:
+// FLAGS and PERMANENTFLAGS again, before the FETCH that carries them (RFC 9051
+// section 7.3.1: the server sends FLAGS when the set of defined flags changes).
+func (c *session) noteKeywords(flags []string) {
+	s := c.sel
+	kws := addKeywords(s.view.keywords, flags)
+	if len(kws) == len(s.view.keywords) {
+		return
+	}
+	s.view.keywords = kws
+	c.w.Untagged().Atom("FLAGS ").Flags(append(slices.Clone(systemFlags), kws...)).CRLF()
+	if !s.readOnly {
+		c.w.StatusResponse("", imapwire.OK, imapwire.CodePermanentFlags(permanentFlags(s.mbox.rights, kws)), "flags that can be changed")
+	}
+}
+
+// writeFlags writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])", after FLAGS
+// when they carry a new keyword.
 func (c *session) writeFlags(seq uint32, in store.MessageInfo, uid, modseq bool) {
+	c.noteKeywords(in.Flags)
 	w := c.w
 	w.Untagged().Number32(seq).Atom(" FETCH (FLAGS ").Flags(in.Flags)
 	if uid {

@@ -1,12 +1,14 @@
 package imap
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +67,11 @@ type Config struct {
 	Auth  Authenticator
 	// Grants, when set, opens shared mailboxes under the "Shared/" namespace.
 	Grants Granter
+	// ACL and Users, when both set, keep per-folder access control lists (RFC 4314,
+	// acl.go): the ACL and RIGHTS= capabilities, and folders shared with a user in
+	// the "Shared/" namespace.
+	ACL   ACLStore
+	Users UserFinder
 	// TLS serves STARTTLS and implicit-TLS listeners. Without it a plain listener
 	// offers no STARTTLS and so refuses every login (LOGINDISABLED).
 	TLS    *tls.Config
@@ -93,6 +100,8 @@ const (
 	// maxBadCommands is how many malformed or unknown commands a connection gets
 	// before BYE.
 	maxBadCommands = 20
+	// bufSize is the size of a session's read and write buffers.
+	bufSize = 4096
 )
 
 // ErrServerClosed is what Serve returns after Shutdown. It matches net.ErrClosed too,
@@ -106,6 +115,10 @@ type Server struct {
 	log    *slog.Logger
 	nextID atomic.Uint64
 	conns  *connserver.Server
+	// readBufs and writeBufs hold the buffers of sessions' readers and writers
+	// (*bufio.Reader, *bufio.Writer) while the sessions wait for their clients.
+	readBufs, writeBufs sync.Pool
+	idlers              idleHub
 }
 
 // New returns a server built from c, with defaults for its zero fields.
@@ -127,7 +140,10 @@ func New(c Config) *Server {
 		log = slog.Default()
 	}
 	log = log.With("protocol", "imap")
-	return &Server{cfg: c, log: log, conns: connserver.New(log)}
+	s := &Server{cfg: c, log: log, conns: connserver.New(log), idlers: idleHub{store: c.Store}}
+	s.readBufs.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
+	s.writeBufs.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
+	return s
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return

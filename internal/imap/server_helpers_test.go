@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/auth"
 	"mailroom/internal/auth/authtest"
 	"mailroom/internal/blob"
@@ -35,6 +36,7 @@ const srvPassword = "correct horse battery"
 type srvEnv struct {
 	srv      *Server
 	store    *sqlstore.Store
+	acl      *acl.Store
 	dir      *directory.Directory
 	auth     *auth.Service
 	tokens   *authtest.Issuer
@@ -47,7 +49,7 @@ type srvEnv struct {
 	client   *tls.Config
 }
 
-func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
+func newSrvEnv(t testing.TB, opts ...func(*Config)) *srvEnv {
 	t.Helper()
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -93,6 +95,9 @@ func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.store = st
+	if e.acl, err = acl.Open(ctx, d); err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []directory.User{e.alice, e.bob, e.sales} {
 		if _, err := st.EnsureAccount(ctx, store.AccountID(u.ID)); err != nil {
 			t.Fatal(err)
@@ -123,6 +128,8 @@ func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
 		Store:            st,
 		Auth:             e.auth,
 		Grants:           dir,
+		ACL:              e.acl,
+		Users:            dir,
 		TLS:              serverTLS,
 		Logger:           slog.New(slog.NewTextHandler(srvLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hostname:         "mail.example.com",
@@ -161,7 +168,7 @@ func newSrvEnv(t *testing.T, opts ...func(*Config)) *srvEnv {
 }
 
 // srvLogWriter sends the server's log to the test's log.
-type srvLogWriter struct{ t *testing.T }
+type srvLogWriter struct{ t testing.TB }
 
 func (w srvLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bufio"
 	"compress/flate"
 	"context"
 	"errors"
@@ -36,8 +35,10 @@ type session struct {
 	implicitTLS bool
 	log         *slog.Logger
 
-	br *bufio.Reader // over conn, or over the inflater once COMPRESS is active
-	bw *bufio.Writer // over conn, or over fw
+	// r and w take their buffers from the server's pools and give them back while
+	// the session waits for its client (park), so that an idle connection holds
+	// neither. r reads from the connection or, once COMPRESS is active, from the
+	// inflater; w writes to the connection or to fw.
 	fw *flate.Writer // the deflater of COMPRESS (RFC 4978), nil before
 	r  *imapwire.Reader
 	w  *imapwire.Writer
@@ -62,7 +63,8 @@ type session struct {
 	// one interrupt sets, so that Shutdown's wake-up cannot be overwritten.
 	mu      sync.Mutex
 	closing bool
-	stop    chan struct{} // closed by interrupt, for IDLE
+
+	push pushState // IDLE's pushes from the server's idle hub (idle.go)
 }
 
 // selection is the state of the selected mailbox.
@@ -83,7 +85,6 @@ func newSession(s *Server, conn net.Conn, implicitTLS bool) *session {
 		raw:         conn,
 		conn:        conn,
 		implicitTLS: implicitTLS,
-		stop:        make(chan struct{}),
 		log: s.log.With("session", s.nextID.Add(1), "remote", conn.RemoteAddr().String(),
 			"implicit_tls", implicitTLS),
 	}
@@ -102,9 +103,7 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 
 // serve runs the session until the client logs out, times out or misbehaves, or the
 // server shuts down.
-func (c *session) serve(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
+func (c *session) serve(ctx context.Context) {
 	start := time.Now()
 	c.log.Info("connection opened")
 	reason := "client logged out"
@@ -128,10 +127,8 @@ func (c *session) serve(parent context.Context) {
 			return
 		}
 	}
-	c.br = bufio.NewReader(c.conn)
-	c.bw = bufio.NewWriter(deadlineWriter{c})
-	c.w = imapwire.NewWriter(c.bw)
-	c.r = imapwire.NewReader(c.br, imapwire.Options{
+	c.w = imapwire.NewPooledWriter(deadlineWriter{c}, &c.srv.writeBufs)
+	c.r = imapwire.NewPooledReader(connReader{c}, &c.srv.readBufs, imapwire.Options{
 		MaxAppendLiteral: c.srv.cfg.AppendLimit,
 		Continue:         c.continueLiteral,
 	})
@@ -171,6 +168,7 @@ func (c *session) loop(ctx context.Context) string {
 			c.bye("server shutting down")
 			return "server shutting down"
 		}
+		c.park()
 		cmd, err := c.r.ReadCommand()
 		if err != nil {
 			if reason, end := c.readFailed(err); end {
@@ -440,6 +438,16 @@ func (c *session) dispatch(ctx context.Context, cmd *imapwire.Command) error {
 		return c.cmdGetQuotaRoot(ctx, a)
 	case *imapwire.SetQuota:
 		return no(codeNoPerm, "quotas are set by administrators")
+	case *imapwire.SetACL:
+		return c.cmdSetACL(ctx, a)
+	case *imapwire.DeleteACL:
+		return c.cmdDeleteACL(ctx, a)
+	case *imapwire.GetACL:
+		return c.cmdGetACL(ctx, a)
+	case *imapwire.ListRights:
+		return c.cmdListRights(ctx, a)
+	case *imapwire.MyRights:
+		return c.cmdMyRights(ctx, a)
 	}
 	return bad("%s is not supported", cmd.Name)
 }
@@ -457,6 +465,14 @@ func (c *session) flush() error {
 		}
 	}
 	return nil
+}
+
+// park gives the read and write buffers back to the server's pools while the session
+// waits for its client; they are taken again when the client speaks or the server has
+// something to say.
+func (c *session) park() {
+	c.r.Release()
+	c.w.Release()
 }
 
 // arm sets the connection's read deadline, unless the server is shutting down.
@@ -479,7 +495,6 @@ func (c *session) interrupt() {
 		return
 	}
 	c.closing = true
-	close(c.stop)
 	c.raw.SetReadDeadline(time.Now())
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"mailroom/internal/store"
 )
@@ -29,6 +30,12 @@ type view struct {
 	// RFC 9051 7.5.1 forbids EXPUNGE while answering FETCH, STORE or SEARCH, since the
 	// client's sequence numbers would shift under it.
 	expunged []store.UID
+	// keywords are the keywords the client has been told of in FLAGS: those of the
+	// folder's messages at SELECT and any seen since, sorted.
+	keywords []string
+	// firstUnseen is the sequence number of the first message without \Seen when the
+	// view was opened, 0 if none: SELECT's [UNSEEN n] for IMAP4rev1 clients.
+	firstUnseen uint32
 }
 
 // update is what one sync tells the client.
@@ -68,8 +75,26 @@ func openView(ctx context.Context, src changeSource, account store.AccountID, fo
 	v := &view{account: account, folder: folder, modseq: acct.ModSeq, uids: make([]store.UID, len(list))}
 	for i, m := range list {
 		v.uids[i] = m.UID
+		v.keywords = addKeywords(v.keywords, m.Flags)
+		if v.firstUnseen == 0 && !slices.Contains(m.Flags, store.FlagSeen) {
+			v.firstUnseen = uint32(i + 1)
+		}
 	}
 	return v, nil
+}
+
+// addKeywords adds to the sorted list kws the keywords among flags (every flag that
+// is not a system flag, RFC 9051 section 2.3.2) it does not hold yet.
+func addKeywords(kws, flags []string) []string {
+	for _, f := range flags {
+		if strings.HasPrefix(f, `\`) {
+			continue
+		}
+		if i, found := slices.BinarySearch(kws, f); !found {
+			kws = slices.Insert(kws, i, f)
+		}
+	}
+	return kws
 }
 
 // seq returns the sequence number of uid, or 0 when the client does not know it.

@@ -64,6 +64,7 @@ const (
 	pathLogin       = "/oauth/login"
 	pathDevice      = "/oauth/device"
 	pathAuthorize   = "/oauth/authorize"
+	pathToken       = "/oauth/token"
 	pathASMetadata  = "/.well-known/oauth-authorization-server" // RFC 8414 section 3
 	loginStateTTL   = 10 * time.Minute
 	deviceLifetime  = 10 * time.Minute
@@ -117,7 +118,7 @@ func NewServer(c Config) (*Server, error) {
 	s.provider, err = op.NewProvider(cfg, &storage{s}, op.StaticIssuer(s.issuer),
 		op.WithCustomEndpoints(
 			op.NewEndpoint(pathAuthorize),
-			op.NewEndpoint("/oauth/token"),
+			op.NewEndpoint(pathToken),
 			op.NewEndpoint("/oauth/userinfo"),
 			op.NewEndpoint("/oauth/revoke"),
 			op.NewEndpoint("/oauth/end_session"),

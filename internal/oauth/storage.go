@@ -552,9 +552,15 @@ func (st *storage) GetPrivateClaimsFromScopes(_ context.Context, _, _ string, sc
 }
 
 // GetPrivateClaimsFromRequest puts every granted scope in the access token, the
-// OpenID ones included, which op would otherwise strip.
+// OpenID ones included, which op would otherwise strip, and how the user signed in
+// (authenticationClaims).
 func (st *storage) GetPrivateClaimsFromRequest(ctx context.Context, r op.TokenRequest, _ []string) (map[string]any, error) {
-	return st.GetPrivateClaimsFromScopes(ctx, r.GetSubject(), "", r.GetScopes())
+	claims, err := st.GetPrivateClaimsFromScopes(ctx, r.GetSubject(), "", r.GetScopes())
+	if err != nil {
+		return nil, err
+	}
+	addAuthenticationClaims(claims, r)
+	return claims, nil
 }
 
 var errNoJWTProfile = errors.New("JWT profile grants are not supported")

@@ -23,12 +23,35 @@ type Delivery struct {
 	Signed bool
 }
 
-// Build makes the profile that applies to the user userID: resolved from the
+// Proof is what the request for a profile proved of the user beyond a password. A
+// profile with a derived credential (Settings.NeedsProof) is built only with one.
+type Proof string
+
+// Proofs.
+const (
+	NoProof Proof = ""
+	// ProofMFA is a sign-in with a second factor in the last MaxProofAge.
+	ProofMFA Proof = "mfa"
+	// ProofCertificate is a client certificate of the built-in CA, issued to the
+	// user and not revoked, presented in the request's TLS handshake.
+	ProofCertificate Proof = "client-certificate"
+)
+
+// Build makes the profile that applies to the user userID, as BuildProven does for a
+// request that proved nothing beyond a password: a profile with a derived credential
+// fails with ErrProofRequired.
+func (s *Service) Build(ctx context.Context, userID int64, unsigned bool) (Delivery, error) {
+	return s.BuildProven(ctx, userID, unsigned, NoProof)
+}
+
+// BuildProven makes the profile that applies to the user userID: resolved from the
 // assignments, rendered at the profile's current version with the identities it
 // needs (issued by the CA on first use, the same ones afterwards), and signed unless
 // unsigned is set or the service has no signer. It fails with ErrNoProfile, a
-// *ConflictError or a *UserError rather than deliver a profile that would not work.
-func (s *Service) Build(ctx context.Context, userID int64, unsigned bool) (Delivery, error) {
+// *ConflictError or a *UserError rather than deliver a profile that would not work,
+// and with ErrProofRequired, before issuing anything, for a profile with a derived
+// credential when proof is NoProof.
+func (s *Service) BuildProven(ctx context.Context, userID int64, unsigned bool, proof Proof) (Delivery, error) {
 	u, err := s.o.Directory.UserByID(ctx, userID)
 	if err != nil {
 		return Delivery{}, err
@@ -51,7 +74,12 @@ func (s *Service) Build(ctx context.Context, userID int64, unsigned bool) (Deliv
 	if _, err := AccountFor(p.Settings, u); err != nil {
 		return Delivery{}, err
 	}
-	in := RenderInput{Hostname: s.o.Hostname, Profile: p.Name, Version: p.Version, Settings: p.Settings, User: u}
+	if p.Settings.NeedsProof() && proof == NoProof {
+		return Delivery{}, fmt.Errorf("%w: e-mail profile %q carries a derived credential for %s, which is issued only "+
+			"to a download signed in with two-step verification in the last %d minutes or made with your Mailroom client certificate",
+			ErrProofRequired, p.Name, u.Address, int(MaxProofAge/time.Minute))
+	}
+	in := RenderInput{Hostname: s.o.Hostname, Profile: p.Name, Version: p.Version, Settings: p.Settings, User: u, OAuth: s.o.OAuth}
 	if p.Settings.VPN != "" {
 		v, err := s.VPN(ctx, p.Settings.VPN)
 		if err != nil {
@@ -60,7 +88,7 @@ func (s *Service) Build(ctx context.Context, userID int64, unsigned bool) (Deliv
 		in.VPNUUID = v.VPNUUID
 	}
 	needClient, needSMIME := p.Settings.Needs()
-	if needClient && p.Settings.ClientCertificate == SourceMailroomSCEP {
+	if needClient && p.Settings.clientBySCEP() {
 		if in.SCEP, err = s.enrolment(ctx, u); err != nil {
 			return Delivery{}, err
 		}
@@ -275,5 +303,5 @@ func (s *Service) deliveryState(ctx context.Context, st *UserStatus, p Profile, 
 
 // Errors Build returns that a download should explain to the user rather than log.
 func userFacing(err error) bool {
-	return errors.Is(err, ErrNoProfile) || errors.Is(err, ErrConflict) || errors.Is(err, ErrUserAttribute)
+	return errors.Is(err, ErrNoProfile) || errors.Is(err, ErrConflict) || errors.Is(err, ErrUserAttribute) || errors.Is(err, ErrProofRequired)
 }

@@ -1,33 +1,30 @@
 package profiles
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"mailroom/internal/directory"
+	"mailroom/internal/httpauth"
 )
 
 // DownloadPath is where a signed-in user downloads their e-mail profile.
 const DownloadPath = "/profiles/email.mobileconfig"
 
-// Authenticator checks a login; *directory.Directory has it.
-type Authenticator interface {
-	Authenticate(ctx context.Context, login, password string) (directory.User, error)
-}
-
 // Handler serves the e-mail profile download. It is safe for concurrent use.
 type Handler struct {
-	svc  *Service
-	auth Authenticator
-	log  *slog.Logger
+	svc    *Service
+	auth   httpauth.Service
+	log    *slog.Logger
+	proofs Proofs // set by WithProofs
 }
 
-// NewHandler returns a Handler delivering svc's profiles to users auth signs in;
-// a nil log discards.
-func NewHandler(svc *Service, auth Authenticator, log *slog.Logger) *Handler {
+// NewHandler returns a Handler delivering svc's profiles to users auth (*auth.Service:
+// passwords, app passwords and tokens, with lockout and audit) signs in; a nil log
+// discards.
+func NewHandler(svc *Service, auth httpauth.Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -40,9 +37,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // serveDownload answers GET /profiles/email.mobileconfig with the signed profile that
-// applies to the user signed in with HTTP Basic, and records the download. A user
+// applies to the signed-in user (HTTP Basic or a bearer token), and records the download. A user
 // who gets no profile is told why in plain text: 403 when none is assigned, 409 when
-// assignments conflict, 422 when their directory entry lacks what the profile needs.
+// assignments conflict, 422 when their directory entry lacks what the profile needs,
+// 401 with a step-up challenge when it carries a derived credential and the request
+// proved no strong credential (WithProofs).
 func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil {
 		// The Basic credentials already crossed in the clear; refuse so that a
@@ -50,23 +49,32 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "profiles are served over HTTPS only", http.StatusForbidden)
 		return
 	}
-	login, password, ok := r.BasicAuth()
-	if !ok {
-		unauthorized(w)
-		return
-	}
-	u, err := h.auth.Authenticate(r.Context(), login, password)
+	u, creds, err := httpauth.SignIn(h.auth, r, "profiles")
 	if err != nil {
-		if !errors.Is(err, directory.ErrBadCredentials) && !errors.Is(err, directory.ErrDisabled) {
+		if !httpauth.Refused(err) && !errors.Is(err, directory.ErrDisabled) {
 			h.log.Error("authenticate", "err", err)
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
-		h.log.Info("profile download refused", "remote", r.RemoteAddr, "err", err)
-		unauthorized(w)
+		if !errors.Is(err, httpauth.ErrNoCredentials) {
+			h.log.Info("profile download refused", "remote", r.RemoteAddr, "err", err)
+		}
+		httpauth.Challenge(w.Header(), "Mailroom", creds, h.auth.TokensEnabled())
+		http.Error(w, "sign in with your e-mail address and password", http.StatusUnauthorized)
 		return
 	}
-	d, err := h.svc.Build(r.Context(), u.ID, false)
+	proof, err := h.proof(r, u, creds)
+	if err != nil {
+		h.log.Error("check proof of a strong sign-in", "user", u.Address, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	d, err := h.svc.BuildProven(r.Context(), u.ID, false, proof)
+	if errors.Is(err, ErrProofRequired) {
+		h.log.Info("derived credential refused without a strong sign-in", "user", u.Address)
+		stepUp(w, err)
+		return
+	}
 	if err != nil {
 		status := http.StatusInternalServerError
 		switch {
@@ -98,9 +106,4 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(d.Data)))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(d.Data)
-}
-
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="Mailroom", charset="UTF-8"`)
-	http.Error(w, "sign in with your e-mail address and password", http.StatusUnauthorized)
 }

@@ -5,11 +5,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smallstep/pkcs7"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/auth/authtest"
 	"mailroom/internal/directory"
 )
 
@@ -49,26 +53,40 @@ func TestDownloadOverHTTPS(t *testing.T) {
 		Directory: withoutSAM{e.dir, e.users["dave"].ID}})
 	must(t, err)
 
+	issuer := authtest.NewIssuer(nil)
+	signIn, err := auth.New(ctx, auth.Config{DB: e.db, Directory: e.dir, Tokens: issuer})
+	must(t, err)
+	_, davesApp, err := signIn.NewAppPassword(ctx, e.users["dave"].ID, "iPhone")
+	must(t, err)
+	bobs := "Bearer " + issuer.Mint(e.users["bob"].ID, time.Hour)
+
 	mux := http.NewServeMux()
-	NewHandler(svc, e.dir, nil).Register(mux)
+	NewHandler(svc, signIn, nil).Register(mux)
 	srv := httptest.NewTLSServer(mux)
 	defer srv.Close()
 	plain := httptest.NewServer(mux)
 	defer plain.Close()
 	must(t, e.dir.RemoveMember(ctx, "Sales", "bob@contoso.test")) // bob: only in Contractors now
 
+	invalidToken := `Bearer realm="Mailroom", error="invalid_token"`
 	tests := []struct {
 		name, url, user, password string
 		status                    int
 		body                      string
+		authorization, challenge  string // a header to send; a challenge to expect
 	}{
-		{"no credentials", srv.URL, "", "", http.StatusUnauthorized, "sign in"},
-		{"wrong password", srv.URL, "carol@contoso.test", "wrong", http.StatusUnauthorized, "sign in"},
-		{"plain HTTP", plain.URL, "carol@contoso.test", testPassword, http.StatusForbidden, "HTTPS only"},
-		{"no profile", srv.URL, "bob@contoso.test", testPassword, http.StatusForbidden, "no e-mail profile is assigned to bob@contoso.test"},
-		{"conflict", srv.URL, "alice@contoso.test", testPassword, http.StatusConflict, "Corp and Sales mail"},
-		{"missing attribute", srv.URL, "dave@contoso.test", testPassword, http.StatusUnprocessableEntity, "no sAMAccountName"},
-		{"success", srv.URL, `CONTOSO\carol`, testPassword, http.StatusOK, ""},
+		{"no credentials", srv.URL, "", "", http.StatusUnauthorized, "sign in", "", ""},
+		{"wrong password", srv.URL, "carol@contoso.test", "wrong", http.StatusUnauthorized, "sign in", "", ""},
+		{"plain HTTP", plain.URL, "carol@contoso.test", testPassword, http.StatusForbidden, "HTTPS only", "", ""},
+		{"no profile", srv.URL, "bob@contoso.test", testPassword, http.StatusForbidden, "no e-mail profile is assigned to bob@contoso.test", "", ""},
+		{"conflict", srv.URL, "alice@contoso.test", testPassword, http.StatusConflict, "Corp and Sales mail", "", ""},
+		{"missing attribute", srv.URL, "dave@contoso.test", testPassword, http.StatusUnprocessableEntity, "no sAMAccountName", "", ""},
+		{"success", srv.URL, `CONTOSO\carol`, testPassword, http.StatusOK, "", "", ""},
+		{"app password", srv.URL, "dave@contoso.test", davesApp, http.StatusUnprocessableEntity, "no sAMAccountName", "", ""},
+		{"token", srv.URL, "", "", http.StatusForbidden, "no e-mail profile is assigned to bob@contoso.test", bobs, ""},
+		{"expired token", srv.URL, "", "", http.StatusUnauthorized, "sign in", "Bearer " + issuer.Mint(e.users["bob"].ID, -time.Second), invalidToken},
+		{"tampered token", srv.URL, "", "", http.StatusUnauthorized, "sign in", bobs + "x", invalidToken},
+		{"no token", srv.URL, "", "", http.StatusUnauthorized, "sign in", "", `Bearer realm="Mailroom"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +95,9 @@ func TestDownloadOverHTTPS(t *testing.T) {
 			if tt.user != "" {
 				req.SetBasicAuth(tt.user, tt.password)
 			}
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
 			resp, err := srv.Client().Do(req)
 			must(t, err)
 			defer resp.Body.Close()
@@ -84,6 +105,9 @@ func TestDownloadOverHTTPS(t *testing.T) {
 			must(t, err)
 			if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
 				t.Fatalf("%d %q, want %d with %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+			if tt.challenge != "" && !slices.Contains(resp.Header.Values("WWW-Authenticate"), tt.challenge) {
+				t.Errorf("WWW-Authenticate %q, want %q among them", resp.Header.Values("WWW-Authenticate"), tt.challenge)
 			}
 			if tt.status != http.StatusOK {
 				return

@@ -6,8 +6,9 @@
 //
 // It must never put a user's password into a profile, never deliver a profile it
 // could not fill in completely for the user (a missing attribute is an error, not an
-// empty key), and never call a protocol package: the ActiveSync server reports syncs
-// to it through DeviceReports.
+// empty key), never deliver a derived credential to a request that proved no strong
+// credential (Proof), and never call a protocol package: the ActiveSync server
+// reports syncs to it through DeviceReports.
 package profiles
 
 import (
@@ -44,6 +45,10 @@ var (
 	ErrConflict = errors.New("conflicting e-mail profiles")
 	// ErrUserAttribute is matched by every *UserError.
 	ErrUserAttribute = errors.New("user cannot get this profile")
+	// ErrProofRequired: the profile carries a derived credential, and the request
+	// for it proved no strong credential (Proof). It matches ErrUserAttribute too, so
+	// that callers which explain that error to the user explain this one.
+	ErrProofRequired = fmt.Errorf("%w: a strong sign-in is required", ErrUserAttribute)
 )
 
 // Directory is what the package needs of the directory; *directory.Directory has it.
@@ -94,6 +99,9 @@ type Options struct {
 	// certificates from SourceMailroomSCEP; without them such profiles fail.
 	SCEP    SCEPChallenges
 	SCEPURL string
+	// OAuth is the authorization server profiles with OAuth name; required when
+	// Config.OAuth is set.
+	OAuth *OAuthEndpoints
 	// Signer signs delivered profiles; nil delivers them unsigned.
 	Signer *mobileconfig.Signer
 	// Reports is nil until the ActiveSync server reports syncs.
@@ -114,6 +122,9 @@ type Service struct {
 func New(ctx context.Context, d *db.DB, o Options) (*Service, error) {
 	if o.Directory == nil || o.Hostname == "" {
 		return nil, errors.New("profiles: a directory and a hostname are required")
+	}
+	if o.Config.OAuth && (o.OAuth == nil || o.OAuth.SignIn == "" || o.OAuth.Token == "") {
+		return nil, errors.New("profiles: OAuth is offered but its endpoints are not given")
 	}
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {

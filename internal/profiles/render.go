@@ -96,12 +96,36 @@ func AccountFor(s Settings, u directory.User) (Account, error) {
 }
 
 // Needs says which identities a profile with s carries: a client-authentication one
-// for certificate sign-in, an S/MIME one when signing or encryption uses a
-// certificate profile.
+// for certificate or derived-credential sign-in, an S/MIME one when signing or
+// encryption uses a certificate profile or a derived credential.
 func (s Settings) Needs() (client, smime bool) {
-	client = s.Auth == AuthCertificate
-	smime = s.SMIME && (s.SigningCertType == CertProfile || s.EncryptionCertType == CertProfile)
+	client = s.Auth == AuthCertificate || s.Auth == AuthDerivedCredential
+	smime = s.SMIME && (usesSMIMEIdentity(s.SigningCertType) || usesSMIMEIdentity(s.EncryptionCertType))
 	return client, smime
+}
+
+// usesSMIMEIdentity says whether an S/MIME certificate type puts the user's S/MIME
+// identity into the profile.
+func usesSMIMEIdentity(t CertType) bool { return t == CertProfile || t == CertDerivedCredential }
+
+// clientBySCEP says whether the device enrols its client certificate by SCEP
+// (SourceMailroomSCEP, and every derived credential) instead of receiving it.
+func (s Settings) clientBySCEP() bool {
+	return s.Auth == AuthDerivedCredential || s.Auth == AuthCertificate && s.ClientCertificate == SourceMailroomSCEP
+}
+
+// NeedsProof says whether a profile with s carries a derived credential, which is
+// released only to a user who proved a strong credential when asking for it.
+func (s Settings) NeedsProof() bool {
+	return s.Auth == AuthDerivedCredential ||
+		s.SMIME && (s.SigningCertType == CertDerivedCredential || s.EncryptionCertType == CertDerivedCredential)
+}
+
+// OAuthEndpoints are the authorization server's URLs a profile with OAuth names
+// (OAuthSignInURL, OAuthTokenRequestURL).
+type OAuthEndpoints struct {
+	SignIn string // the authorization endpoint
+	Token  string // the token endpoint
 }
 
 // SCEPEnrolment is what a com.apple.security.scep payload tells the device: where to
@@ -131,8 +155,11 @@ type RenderInput struct {
 	// Client and SMIME are the identities Settings.Needs asks for; Client is nil
 	// when the client certificate comes by SCEP.
 	Client, SMIME *Identity
-	// SCEP is the enrolment for a client certificate from SourceMailroomSCEP.
+	// SCEP is the enrolment for a client certificate from SourceMailroomSCEP or a
+	// derived credential.
 	SCEP *SCEPEnrolment
+	// OAuth is the authorization server a profile with Settings.OAuth names.
+	OAuth *OAuthEndpoints
 }
 
 // Render makes the profile for one user: a com.apple.eas.account payload with every
@@ -171,9 +198,15 @@ func Render(in RenderInput) (mobileconfig.Profile, error) {
 			acct.EmailAddress, s.Host, in.Profile, in.Version),
 	}
 	eas := easPayload{s: s, acct: acct, vpnUUID: in.VPNUUID}
+	if s.OAuth {
+		if in.OAuth == nil || in.OAuth.SignIn == "" || in.OAuth.Token == "" {
+			return mobileconfig.Profile{}, fmt.Errorf("render %s for %s: no OAuth endpoints given", in.Profile, u.Address)
+		}
+		eas.oauth = *in.OAuth
+	}
 	eas.Common = mobileconfig.Common{Identifier: id + ".eas", UUID: uuid(id + ".eas"), DisplayName: s.AccountName, Organization: u.Domain}
 	needClient, needSMIME := s.Needs()
-	if needClient && s.ClientCertificate == SourceMailroomSCEP {
+	if needClient && s.clientBySCEP() {
 		if in.SCEP == nil || in.SCEP.URL == "" || in.SCEP.Challenge == "" {
 			return mobileconfig.Profile{}, fmt.Errorf("render %s for %s: no SCEP enrolment given", in.Profile, u.Address)
 		}
@@ -227,6 +260,7 @@ type easPayload struct {
 	acct                  Account
 	clientUUID, smimeUUID string
 	vpnUUID               string
+	oauth                 OAuthEndpoints // set when s.OAuth
 }
 
 // dataClasses maps "Exchange data to sync" to EnableMail, EnableContacts,
@@ -264,17 +298,22 @@ func mailDays(d MailDays) (days int, ok bool, err error) {
 
 // PayloadDict implements mobileconfig.Payload with the keys of
 // com.apple.eas.account.yaml, as intune-to-apple.md maps the settings to them. It
-// never writes Password: the device asks for it, or signs in with the certificate.
+// never writes Password: the device asks for it, signs in with the certificate, or
+// signs in through OAuth.
 func (e easPayload) PayloadDict() (map[string]any, error) {
 	d, err := e.Common.Dict(EASPayloadType)
 	if err != nil {
 		return nil, err
 	}
 	s := e.s
+	// Host stays with OAuth: OAuthSignInURL turns auto-discovery off, so the device
+	// needs it (com.apple.eas.account.yaml, OAuthSignInURL).
 	d["Host"] = s.Host
 	d["SSL"] = s.SSL
 	if s.OAuth {
 		d["OAuth"] = true
+		d["OAuthSignInURL"] = e.oauth.SignIn
+		d["OAuthTokenRequestURL"] = e.oauth.Token
 	}
 	d["UserName"] = e.acct.UserName
 	d["EmailAddress"] = e.acct.EmailAddress
@@ -299,10 +338,10 @@ func (e easPayload) PayloadDict() (map[string]any, error) {
 		d["SMIMEEnableEncryptionPerMessageSwitch"] = s.PerMessageSwitch
 		d["SMIMEEncryptionCertificateUUIDUserOverrideable"] = s.EncryptionCertUserOverride
 		// None and not-configured leave the identity to the user.
-		if s.SigningCertType == CertProfile {
+		if usesSMIMEIdentity(s.SigningCertType) {
 			d["SMIMESigningCertificateUUID"] = e.smimeUUID
 		}
-		if s.EncryptionCertType == CertProfile {
+		if usesSMIMEIdentity(s.EncryptionCertType) {
 			d["SMIMEEncryptionCertificateUUID"] = e.smimeUUID
 		}
 	}

@@ -46,10 +46,11 @@ func combinations() []Settings {
 	auths := []func(*Settings){
 		func(s *Settings) { s.Auth = AuthPassword },
 		func(s *Settings) { s.Auth, s.ClientCertificate = AuthCertificate, SourceMailroomCA },
+		func(s *Settings) { s.Auth = AuthDerivedCredential },
 	}
 	syncs := []DataToSync{SyncAll, SyncEmail, SyncCalendar, SyncCalendarContacts, SyncContacts}
 	days := []MailDays{DaysUserDefined, Days1, Days3, Days7, Days14, Days31, DaysUnlimited}
-	certTypes := []CertType{CertNotConfigured, CertNone, CertProfile}
+	certTypes := []CertType{CertNotConfigured, CertNone, CertProfile, CertDerivedCredential}
 	smimes := []func(*Settings, int){func(*Settings, int) {}}
 	for _, sign := range certTypes {
 		for _, enc := range certTypes {
@@ -81,7 +82,8 @@ func combinations() []Settings {
 						s.DataToSync, s.MailDays = sy, dy
 						sm(&s, i*7) // a different bit pattern from the switches below
 						s.EmailSource = []EmailSource{EmailUPN, EmailPrimarySMTP}[i%2]
-						s.SSL, s.OAuth, s.AllowSyncChanges = bit(i, 1), bit(i, 2), bit(i, 3)
+						// OAuth goes with the password only (Validate).
+						s.SSL, s.OAuth, s.AllowSyncChanges = bit(i, 1), bit(i, 2) && s.Auth == AuthPassword, bit(i, 3)
 						s.AllowMove, s.AllowThirdPartySend, s.SyncRecents = bit(i, 4), bit(i, 5), bit(i, 6)
 						if bit(i, 7) {
 							s.VPN = "Corp VPN"
@@ -113,8 +115,10 @@ func want(s Settings, clientUUID, smimeUUID string) map[string]any {
 	d["EmailAddress"] = map[EmailSource]string{EmailUPN: u.UPN, EmailPrimarySMTP: u.Address}[s.EmailSource]
 	if s.OAuth {
 		d["OAuth"] = true
+		d["OAuthSignInURL"] = testOAuth.SignIn
+		d["OAuthTokenRequestURL"] = testOAuth.Token
 	}
-	if s.Auth == AuthCertificate {
+	if s.Auth == AuthCertificate || s.Auth == AuthDerivedCredential {
 		d["PayloadCertificateUUID"] = clientUUID
 	}
 	classes := map[DataToSync][5]bool{ // Mail, Contacts, Calendars, Reminders, Notes
@@ -134,10 +138,10 @@ func want(s Settings, clientUUID, smimeUUID string) map[string]any {
 		d["SMIMEEncryptByDefaultUserOverrideable"] = s.EncryptByDefaultOverride
 		d["SMIMEEnableEncryptionPerMessageSwitch"] = s.PerMessageSwitch
 		d["SMIMEEncryptionCertificateUUIDUserOverrideable"] = s.EncryptionCertUserOverride
-		if s.SigningCertType == CertProfile {
+		if s.SigningCertType == CertProfile || s.SigningCertType == CertDerivedCredential {
 			d["SMIMESigningCertificateUUID"] = smimeUUID
 		}
-		if s.EncryptionCertType == CertProfile {
+		if s.EncryptionCertType == CertProfile || s.EncryptionCertType == CertDerivedCredential {
 			d["SMIMEEncryptionCertificateUUID"] = smimeUUID
 		}
 	}
@@ -150,13 +154,22 @@ func want(s Settings, clientUUID, smimeUUID string) map[string]any {
 	return d
 }
 
+var testOAuth = OAuthEndpoints{SignIn: "https://mail.contoso.test/oauth/authorize", Token: "https://mail.contoso.test/oauth/token"}
+
+const testSCEPURL = "https://mail.contoso.test/scep"
+
 func renderInput(s Settings) RenderInput {
 	in := RenderInput{Hostname: "mail.contoso.test", Profile: "Corp", Version: 3, Settings: s, User: testUser()}
 	if s.VPN != "" {
 		in.VPNUUID = testVPNUUID
 	}
+	if s.OAuth {
+		in.OAuth = &testOAuth
+	}
 	client, smime := s.Needs()
-	if client {
+	if client && s.clientBySCEP() {
+		in.SCEP = &SCEPEnrolment{URL: testSCEPURL, Challenge: "one-time"}
+	} else if client {
 		in.Client = &Identity{PKCS12: []byte("client p12"), Password: "pw1", Serial: "c1"}
 	}
 	if smime {
@@ -167,12 +180,12 @@ func renderInput(s Settings) RenderInput {
 
 func TestRenderEveryCombinationMatchesAppleSchema(t *testing.T) {
 	all := combinations()
-	if len(all) < 3000 {
+	if len(all) < 8000 {
 		t.Fatalf("only %d combinations generated", len(all))
 	}
 	seen := map[string]bool{}
 	for i, s := range all {
-		if err := s.Validate(Config{OAuth: true}); err != nil {
+		if err := s.Validate(Config{OAuth: true, DerivedCredentials: true}); err != nil {
 			t.Fatalf("combination %d does not validate: %v\n%+v", i, err, s)
 		}
 		p, err := Render(renderInput(s))
@@ -195,10 +208,15 @@ func TestRenderEveryCombinationMatchesAppleSchema(t *testing.T) {
 		var clientUUID, smimeUUID string
 		for _, c := range content[1:] {
 			pk := c.(map[string]any)
-			if pk["PayloadType"] != PKCS12PayloadType {
-				t.Fatalf("combination %d: extra payload %v", i, pk["PayloadType"])
-			}
 			switch {
+			case pk["PayloadType"] == SCEPPayloadType:
+				clientUUID = pk["PayloadUUID"].(string)
+				sc := pk["PayloadContent"].(map[string]any)
+				if !s.clientBySCEP() || sc["URL"] != testSCEPURL || sc["Challenge"] != "one-time" {
+					t.Errorf("combination %d: SCEP payload %v", i, pk)
+				}
+			case pk["PayloadType"] != PKCS12PayloadType:
+				t.Fatalf("combination %d: extra payload %v", i, pk["PayloadType"])
 			case strings.HasSuffix(pk["PayloadIdentifier"].(string), ".client-certificate"):
 				clientUUID = pk["PayloadUUID"].(string)
 				if string(pk["PayloadContent"].([]byte)) != "client p12" || pk["Password"] != "pw1" {

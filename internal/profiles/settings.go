@@ -51,8 +51,10 @@ type AuthMethod string
 const (
 	AuthCertificate AuthMethod = "certificate"
 	AuthPassword    AuthMethod = "username-password"
-	// AuthDerivedCredential uses an identity derived from a smart card by a
-	// derived-credential provider; Mailroom has none, so validation refuses it.
+	// AuthDerivedCredential signs in with a derived credential: Mailroom, as its own
+	// issuer, has the device enrol a sign-in certificate by SCEP, and releases the
+	// challenge only to a download that proved a second factor or an existing
+	// certificate (docs/profiles.md, "Derived credentials").
 	AuthDerivedCredential AuthMethod = "derived-credential"
 )
 
@@ -92,8 +94,10 @@ type CertType string
 
 // S/MIME certificate types.
 const (
-	CertNotConfigured     CertType = "not-configured"
-	CertNone              CertType = "none" // the user picks an identity
+	CertNotConfigured CertType = "not-configured"
+	CertNone          CertType = "none" // the user picks an identity
+	// CertDerivedCredential is the user's S/MIME identity from the CA, released only
+	// to a download that proved a second factor or an existing certificate.
 	CertDerivedCredential CertType = "derived-credential"
 	CertProfile           CertType = "certificate" // from a CertSource
 )
@@ -187,10 +191,13 @@ func DefaultSettings() Settings {
 
 // Config is what the server offers that validation depends on.
 type Config struct {
-	// OAuth says the ActiveSync endpoint accepts OAuth tokens. Mailroom has no
-	// authorization server yet, so it is false and profiles with OAuth are refused:
-	// devices would show a sign-in that cannot succeed.
+	// OAuth says the server has an authorization server whose tokens ActiveSync
+	// accepts. Without it profiles with OAuth are refused: devices would show a
+	// sign-in that cannot succeed.
 	OAuth bool
+	// DerivedCredentials says the server can issue derived credentials: SCEP
+	// enrolment and a way for users to prove a second factor (docs/profiles.md).
+	DerivedCredentials bool
 }
 
 // Names of the settings, as errors and documentation give them: the Intune name and
@@ -288,20 +295,31 @@ func (s Settings) Validate(cfg Config) error {
 		checkSource(bad, SettingClientCert, s.ClientCertificate, "the authentication method "+string(AuthCertificate),
 			SourceMailroomCA, SourceMailroomSCEP)
 	case AuthDerivedCredential:
-		bad(SettingAuth, "%s needs a derived-credential provider, and this server has none; use %s or %s",
-			AuthDerivedCredential, AuthCertificate, AuthPassword)
+		if s.ClientCertificate != "" {
+			bad(SettingClientCert, "is set but the authentication method is %s, whose certificate the device enrols by SCEP", AuthDerivedCredential)
+		}
+		if !cfg.DerivedCredentials {
+			bad(SettingAuth, "%s needs SCEP enrolment and two-step verification, and this server offers neither; use %s or %s",
+				AuthDerivedCredential, AuthCertificate, AuthPassword)
+		}
 	default:
 		bad(SettingAuth, "%q is not one of %s, %s, %s", s.Auth, AuthCertificate, AuthPassword, AuthDerivedCredential)
 	}
-	if s.OAuth && !cfg.OAuth {
+	switch {
+	case !s.OAuth:
+	case !cfg.OAuth:
 		bad(SettingOAuth, "this server does not accept OAuth for ActiveSync; devices would show a sign-in that cannot succeed")
+	case s.Auth == AuthCertificate || s.Auth == AuthDerivedCredential:
+		// Intune pairs OAuth with a certificate only for an OAuth server that signs
+		// users in by certificate; Mailroom's sign-in page asks for the password.
+		bad(SettingOAuth, "needs the authentication method %s: this server's OAuth sign-in page asks for the password, not a certificate", AuthPassword)
 	}
 	switch s.DataToSync {
 	case SyncAll, SyncEmail, SyncCalendar, SyncCalendarContacts, SyncContacts:
 	default:
 		bad(SettingDataToSync, "%q is not one of %s, %s, %s, %s, %s", s.DataToSync, SyncAll, SyncEmail, SyncCalendar, SyncCalendarContacts, SyncContacts)
 	}
-	s.validateSMIME(bad)
+	s.validateSMIME(cfg, bad)
 	switch s.MailDays {
 	case DaysUserDefined, Days1, Days3, Days7, Days14, Days31, DaysUnlimited:
 	default:
@@ -313,7 +331,7 @@ func (s Settings) Validate(cfg Config) error {
 	return errors.Join(errs...)
 }
 
-func (s Settings) validateSMIME(bad func(setting, format string, args ...any)) {
+func (s Settings) validateSMIME(cfg Config, bad func(setting, format string, args ...any)) {
 	if !s.SMIME {
 		// With S/MIME off nothing below reaches the device; a value set anyway would
 		// silently do nothing, so say so.
@@ -350,8 +368,13 @@ func (s Settings) validateSMIME(bad func(setting, format string, args ...any)) {
 		case CertProfile:
 			checkSource(bad, c.certName, c.source, "the certificate type "+string(CertProfile), SourceMailroomCA)
 		case CertDerivedCredential:
-			bad(c.typeName, "%s needs a derived-credential provider, and this server has none; use %s, %s or %s",
-				CertDerivedCredential, CertProfile, CertNone, CertNotConfigured)
+			if c.source != "" {
+				bad(c.certName, "is set but the certificate type is %s, which uses the user's S/MIME identity from the CA", CertDerivedCredential)
+			}
+			if !cfg.DerivedCredentials {
+				bad(c.typeName, "%s needs two-step verification, which this server does not offer; use %s, %s or %s",
+					CertDerivedCredential, CertProfile, CertNone, CertNotConfigured)
+			}
 		default:
 			bad(c.typeName, "%q is not one of %s, %s, %s, %s", c.typ, CertNotConfigured, CertNone, CertDerivedCredential, CertProfile)
 		}

@@ -11,6 +11,7 @@ import (
 	"mailroom/internal/mailflow"
 	"mailroom/internal/pki"
 	"mailroom/internal/profiles"
+	"mailroom/internal/scheduling"
 )
 
 // ActiveSync builds the Exchange ActiveSync server of an instance: the server's own
@@ -25,12 +26,12 @@ func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return activeSync(ctx, in, log, svc, ca, signIn)
+	return activeSync(ctx, in, log, svc, ca, signIn, newScheduler(in, log))
 }
 
-// activeSync builds the ActiveSync server over an opened profile service, CA and
-// sign-in service.
-func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service) (*activesync.Server, error) {
+// activeSync builds the ActiveSync server over an opened profile service, CA, sign-in
+// service and meeting scheduler.
+func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service, sched *scheduling.Service) (*activesync.Server, error) {
 	return activesync.New(ctx, activesync.Config{
 		Store:     in.Store,
 		Directory: in.Directory,
@@ -45,6 +46,7 @@ func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, sv
 		Policy:       activesync.DefaultPolicy(),
 		Profiles:     profilePolicies{svc},
 		Certificates: ca,
+		Scheduler:    sched,
 		ServerName:   in.Config.Hostname,
 		Logger:       log.With("component", "activesync"),
 	})

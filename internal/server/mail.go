@@ -15,6 +15,7 @@ import (
 	"mailroom/internal/instance"
 	"mailroom/internal/msgauth"
 	"mailroom/internal/queue"
+	"mailroom/internal/scheduling"
 	"mailroom/internal/smtp"
 )
 
@@ -101,8 +102,9 @@ func (b *background) Shutdown(ctx context.Context) error {
 	}
 }
 
-// mailServices starts the outbound queue's worker and builds the SMTP server.
-func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, signIn *auth.Service, log *slog.Logger) (*smtp.Server, *background) {
+// mailServices starts the outbound queue's worker and builds the SMTP server, which
+// hands what it delivers locally to the scheduler.
+func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Config, signIn *auth.Service, sched *scheduling.Service, log *slog.Logger) (*smtp.Server, *background) {
 	cfg := in.Config
 	worker := runBackground(ctx, func(ctx context.Context) {
 		if err := in.Queue.Run(ctx); err != nil && ctx.Err() == nil {
@@ -117,6 +119,7 @@ func mailServices(ctx context.Context, in *instance.Instance, tlsConfig *tls.Con
 		Outbound:       outboundQueue{in.Queue},
 		Checker:        checker{&msgauth.Verifier{Resolver: in.Resolver, Hostname: cfg.Hostname, Logger: log}},
 		Signer:         dkimSigner{in.Directory, log},
+		Delivered:      sched,
 		TLS:            tlsConfig,
 		MaxMessageSize: int64(cfg.SMTP.MaxMessageSize),
 		Logger:         log.With("component", "smtp"),

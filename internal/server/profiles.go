@@ -8,8 +8,10 @@ import (
 	"fmt"
 
 	"mailroom/internal/activesync"
+	"mailroom/internal/config"
 	"mailroom/internal/instance"
 	"mailroom/internal/mobileconfig"
+	"mailroom/internal/oauth"
 	"mailroom/internal/pki"
 	"mailroom/internal/profiles"
 	"mailroom/internal/scep"
@@ -36,14 +38,25 @@ func Profiles(ctx context.Context, in *instance.Instance) (*profiles.Service, *p
 	if err != nil {
 		return nil, nil, err
 	}
+	signIn, token := oauth.Endpoints(Issuer(in.Config))
 	svc, err := profiles.New(ctx, in.DB, profiles.Options{
+		Config:   ProfileConfig(in.Config),
 		Hostname: in.Config.Hostname, Directory: in.Directory, CA: ca, Signer: signer, Reports: reports,
 		SCEP: challenges, SCEPURL: Enrolment(in.Config).SCEP,
+		OAuth: &profiles.OAuthEndpoints{SignIn: signIn, Token: token},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return svc, ca, nil
+}
+
+// ProfileConfig is what the server offers profiles: OAuth always (the authorization
+// server is always wired, and every mail protocol takes its tokens), derived
+// credentials when there is a SCEP endpoint (HTTPS) to enrol them; the second factor
+// they need comes from the OAuth sign-in.
+func ProfileConfig(c config.Config) profiles.Config {
+	return profiles.Config{OAuth: true, DerivedCredentials: Enrolment(c).SCEP != ""}
 }
 
 // ProfileSigner loads the default TLS certificate, which signs Apple profiles.

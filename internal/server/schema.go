@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/instance"
 	"mailroom/internal/web"
 )
@@ -22,6 +23,9 @@ func Schema(ctx context.Context, in *instance.Instance, log *slog.Logger) error 
 		return err
 	}
 	if _, err := SCEP(ctx, in, ca, log); err != nil {
+		return err
+	}
+	if _, err := acl.Open(ctx, in.DB); err != nil {
 		return err
 	}
 	_, err = web.New(ctx, web.Config{DB: in.DB, Logger: log})

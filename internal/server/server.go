@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/adminapi"
 	"mailroom/internal/auth"
 	"mailroom/internal/autodiscover"
@@ -90,7 +91,6 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Signer: signer, Logger: log.With("component", "autodiscover")})
 	profileService, ca, err := Profiles(ctx, in)
 	if err != nil {
 		return err
@@ -99,7 +99,9 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	eas, err := activeSync(ctx, in, log, profileService, ca, signIn)
+	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Auth: signIn, Signer: signer, Logger: log.With("component", "autodiscover")})
+	sched := newScheduler(in, log)
+	eas, err := activeSync(ctx, in, log, profileService, ca, signIn, sched)
 	if err != nil {
 		return err
 	}
@@ -107,19 +109,24 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	downloads := profiles.NewHandler(profileService, in.Directory, log.With("component", "profiles"))
+	downloads := profiles.NewHandler(profileService, signIn, log.With("component", "profiles")).
+		WithProofs(profiles.Proofs{Tokens: tokens, Certificates: ca})
 	enrolment, err := SCEP(ctx, in, ca, log)
 	if err != nil {
 		return err
 	}
 	admin := adminapi.New(adminapi.Config{
 		Directory: in.Directory, Domains: in, Queue: in.Queue, Devices: eas, Profiles: profileService, Certificates: ca,
-		Services: Discovery(cfg), Hostname: cfg.Hostname,
-		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: in.Directory}},
+		Services: Discovery(cfg), Hostname: cfg.Hostname, ProfileConfig: ProfileConfig(cfg),
+		Authenticators: []adminapi.Authenticator{adminapi.Basic{Passwords: signIn}, adminapi.Bearer{Tokens: signIn}},
 		Logger:         log.With("component", "adminapi"),
 	})
+	factors, err := oauth.Open(ctx, in.DB, nil) // second factors, for the console
+	if err != nil {
+		return err
+	}
 	console, err := web.New(ctx, web.Config{
-		DB: in.DB, Passwords: web.DirectoryPasswords{Directory: in.Directory}, Directory: in.Directory, Domains: in, Mailboxes: in.Store, Devices: eas,
+		DB: in.DB, Passwords: signIn, AppPasswords: signIn, MFA: factors, Messages: in.Store, Directory: in.Directory, Domains: in, Mailboxes: in.Store, Devices: eas,
 		Queue: in.Queue, Profiles: profileService, CA: ca, Resolver: in.Resolver, Services: Discovery(cfg),
 		Hostname: cfg.Hostname, Logger: log.With("component", "web"),
 	})
@@ -127,7 +134,7 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		return err
 	}
 	web := &http.Server{
-		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads, admin, console, enrolment, authz, calDAV(in, log))),
+		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads, admin, console, enrolment, authz, calDAV(in, signIn, log))),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -158,8 +165,8 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		}
 	}
 
-	mta, worker := mailServices(ctx, in, tlsConfig, signIn, log)
-	services = append(services, mta, worker)
+	mta, worker := mailServices(ctx, in, tlsConfig, signIn, sched, log)
+	services = append(services, mta, worker, runBackground(ctx, sched.Run))
 	add("smtp", cfg.SMTP.Listen, false, mta.ServeMX)
 	add("submission", cfg.SMTP.Submission, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, false) })
 	add("submissions", cfg.SMTP.Submissions, false, func(ln net.Listener) error { return mta.ServeSubmission(ln, true) })
@@ -175,7 +182,11 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	add("pop3", cfg.POP3.Listen, false, func(ln net.Listener) error { return pop.Serve(ln, false) })
 	add("pop3s", cfg.POP3.TLSListen, false, func(ln net.Listener) error { return pop.Serve(ln, true) })
 
-	mua := imap.New(imap.Config{Store: in.Store, Auth: signIn, Grants: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "imap")})
+	acls, err := acl.Open(ctx, in.DB) // per-folder access lists of IMAP (RFC 4314)
+	if err != nil {
+		return err
+	}
+	mua := imap.New(imap.Config{Store: in.Store, Auth: signIn, Grants: in.Directory, ACL: acls, Users: in.Directory, TLS: tlsConfig, Hostname: cfg.Hostname, Logger: log.With("component", "imap")})
 	services = append(services, mua)
 	add("imap", cfg.IMAP.Listen, false, func(ln net.Listener) error { return mua.Serve(ln, false) })
 	add("imaps", cfg.IMAP.TLSListen, false, func(ln net.Listener) error { return mua.Serve(ln, true) })
@@ -274,9 +285,8 @@ func Issuer(c config.Config) string {
 	return "https://" + net.JoinHostPort(c.Hostname, port)
 }
 
-// calDAV builds the CalDAV and CardDAV server over the store, signing users in and
-// listing the global address list through the directory.
-func calDAV(in *instance.Instance, log *slog.Logger) *dav.Handler {
-	d := dav.Directory{Dir: in.Directory}
-	return dav.New(dav.Config{Store: in.Store, Auth: d, GAL: d, Logger: log.With("component", "dav")})
+// calDAV builds the CalDAV and CardDAV server over the store, signing users in
+// through signIn and listing the global address list through the directory.
+func calDAV(in *instance.Instance, signIn *auth.Service, log *slog.Logger) *dav.Handler {
+	return dav.New(dav.Config{Store: in.Store, Auth: dav.SignIn{Auth: signIn}, GAL: dav.Directory{Dir: in.Directory}, Logger: log.With("component", "dav")})
 }

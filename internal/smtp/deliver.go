@@ -28,7 +28,7 @@ import (
 func (s *session) deliver(ctx context.Context, raw []byte) error {
 	tx := s.tx
 	msg := raw
-	policy := ""
+	policy, authField := "", ""
 	switch s.role {
 	case roleSubmission:
 		domain, err := s.checkFrom(raw)
@@ -43,7 +43,7 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 		}
 	case roleMX:
 		var err error
-		if msg, policy, err = s.authResults(ctx, msg); err != nil {
+		if msg, authField, policy, err = s.authResults(ctx, msg); err != nil {
 			s.log.Error("authentication check failed", "id", tx.id, "err", err)
 			return errTemporary()
 		}
@@ -52,7 +52,13 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 			return errDMARCReject()
 		}
 	}
-	msg = prepend(msg, s.received(ctx, s.srv.cfg.Now()))
+	// Received on top, then our Authentication-Results (RFC 8601 5 puts it above the
+	// fields it covers), with one copy of the message.
+	fields := []string{s.received(ctx, s.srv.cfg.Now())}
+	if authField != "" {
+		fields = append(fields, authField)
+	}
+	msg = prepend(msg, fields...)
 
 	var placements []store.Placement
 	seen := map[int64]bool{}
@@ -87,7 +93,8 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 	}
 
 	if len(placements) > 0 {
-		if _, err := s.srv.cfg.Mailboxes.Deliver(ctx, store.NewMessage{Raw: msg}, placements); err != nil {
+		delivered, err := s.srv.cfg.Mailboxes.Deliver(ctx, store.NewMessage{Raw: msg}, placements)
+		if err != nil {
 			s.log.Warn("local delivery failed", "id", tx.id, "err", err)
 			switch {
 			case errors.Is(err, store.ErrOverQuota):
@@ -96,6 +103,9 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 				return reply(552, 5, 3, 4, "Message too large")
 			}
 			return errTemporary()
+		}
+		if h := s.srv.cfg.Delivered; h != nil {
+			h.Delivered(ctx, delivered)
 		}
 	}
 	if len(remote) > 0 {

@@ -7,23 +7,25 @@ package smtp
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 const authResultsName = "Authentication-Results"
 
-// authResults runs the Checker on the message as received, removes forged
-// Authentication-Results fields and puts the Checker's field on top. The authserv-ids
-// stripped are our host name and the one the Checker writes. It returns the message
-// and the DMARC policy the Checker asks for. Without a Checker only the forged fields
-// are removed.
-func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, string, error) {
+// authResults runs the Checker on the message as received and removes forged
+// Authentication-Results fields. The authserv-ids stripped are our host name and the
+// one the Checker writes. It returns the message, the Checker's field for the caller
+// to put on top (with the Received field, in one copy of the message) and the DMARC
+// policy the Checker asks for. Without a Checker only the forged fields are removed,
+// and the field is "".
+func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, string, string, error) {
 	ids := []string{s.srv.cfg.Hostname}
 	field, policy := "", ""
 	if c := s.srv.cfg.Checker; c != nil {
 		v, err := c.Check(ctx, s.ip, s.conn.Hostname(), s.tx.from, raw)
 		if err != nil {
-			return nil, "", fmt.Errorf("check message %s: %w", s.tx.id, err)
+			return nil, "", "", fmt.Errorf("check message %s: %w", s.tx.id, err)
 		}
 		policy = v.Policy
 		field = crlf(v.Header)
@@ -34,23 +36,25 @@ func (s *session) authResults(ctx context.Context, raw []byte) ([]byte, string, 
 			ids = append(ids, id)
 		}
 	}
-	raw = stripAuthResults(raw, ids)
-	if field == "" {
-		return raw, policy, nil
-	}
-	return prepend(raw, field), policy, nil
+	return stripAuthResults(raw, ids), field, policy, nil
 }
 
 // stripAuthResults removes the Authentication-Results fields whose authserv-id is one
-// of ids, ignoring case.
+// of ids, ignoring case. A message without such fields is returned as it is, uncopied.
 func stripAuthResults(raw []byte, ids []string) []byte {
 	end := headerEnd(raw)
+	fields := headerFields(raw[:end])
+	forged := func(f []byte) bool {
+		return strings.EqualFold(fieldName(f), authResultsName) && matchesAny(authservID(fieldValue(f)), ids)
+	}
+	if !slices.ContainsFunc(fields, forged) {
+		return raw
+	}
 	out := make([]byte, 0, len(raw))
-	for _, f := range headerFields(raw[:end]) {
-		if strings.EqualFold(fieldName(f), authResultsName) && matchesAny(authservID(fieldValue(f)), ids) {
-			continue
+	for _, f := range fields {
+		if !forged(f) {
+			out = append(out, f...)
 		}
-		out = append(out, f...)
 	}
 	return append(out, raw[end:]...)
 }

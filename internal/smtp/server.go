@@ -146,15 +146,23 @@ type Signer interface {
 	Sign(ctx context.Context, fromDomain string, raw []byte) ([]byte, error)
 }
 
+// DeliveryHook hears of every message stored in local mailboxes, after the store has
+// it and before the client gets its reply; it must not block or fail the delivery
+// (internal/scheduling queues the copies for its own worker, which reads them later).
+type DeliveryHook interface {
+	Delivered(ctx context.Context, d []store.Delivered)
+}
+
 // Config is everything the server needs; Directory, Auth and Mailboxes are required.
 type Config struct {
 	Hostname  string // our host name: in the greeting and in Received fields
 	Directory Directory
 	Auth      Authenticator // signs submission users in
 	Mailboxes Mailboxes
-	Outbound  Outbound // nil: submission refuses remote recipients
-	Checker   Checker  // nil: no Authentication-Results on incoming mail
-	Signer    Signer   // nil: outgoing mail is not DKIM-signed
+	Outbound  Outbound     // nil: submission refuses remote recipients
+	Checker   Checker      // nil: no Authentication-Results on incoming mail
+	Signer    Signer       // nil: outgoing mail is not DKIM-signed
+	Delivered DeliveryHook // nil: no one hears of local deliveries
 	TLS       *tls.Config
 
 	MaxMessageSize int64 // bytes; 0: DefaultMaxMessageSize

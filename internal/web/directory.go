@@ -193,10 +193,11 @@ func (h *Handler) addUser(w http.ResponseWriter, r *http.Request, s *session) {
 
 // userData is the data of one user's page.
 type userData struct {
-	User    directory.User
-	Groups  []directory.Group
-	Grants  []directory.Grant
-	Devices int
+	User     directory.User
+	Groups   []directory.Group
+	Grants   []directory.Grant
+	Devices  int
+	Security security
 }
 
 func (h *Handler) loadUser(key string) loader {
@@ -210,6 +211,9 @@ func (h *Handler) loadUser(key string) loader {
 			return nil, err
 		}
 		if d.Grants, err = h.cfg.Directory.GrantsTo(ctx, u.ID); err != nil {
+			return nil, err
+		}
+		if d.Security, err = h.loadSecurity(ctx, u); err != nil {
 			return nil, err
 		}
 		devs, err := h.cfg.Devices.ListDevices(ctx, u.Address)

@@ -253,9 +253,16 @@ type mePage struct {
 	Services   autodiscover.Services
 	Devices    []deviceRow
 	HasProfile bool
+	Security   security
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, s *session) {
+	h.showMe(w, r, s, http.StatusOK, func(*mePage) {}, nil)
+}
+
+// showMe renders the self-service page with status code, after edit has adjusted its
+// data, with errs next to their sections.
+func (h *Handler) showMe(w http.ResponseWriter, r *http.Request, s *session, code int, edit func(*mePage), errs map[string]string) {
 	ctx := r.Context()
 	res, err := h.cfg.Profiles.Resolve(ctx, s.user.ID)
 	if err != nil {
@@ -271,7 +278,12 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, dev := range ds {
 		d.Devices = append(d.Devices, deviceRow{dev, s.user.Address})
 	}
-	h.page(w, s, "me", "Your account", "me", d)
+	if d.Security, err = h.loadSecurity(ctx, s.user); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	edit(&d)
+	h.render(w, code, "me", view{Title: "Your account", Section: "me", User: s.user, CSRF: s.csrf, Data: d, Form: r.PostForm, Errors: errs})
 }
 
 // downloadProfile delivers the signed profile that applies to the signed-in user and

@@ -6,7 +6,9 @@ import (
 	"net"
 
 	"mailroom/internal/activesync"
+	"mailroom/internal/auth"
 	"mailroom/internal/directory"
+	"mailroom/internal/oauth"
 	"mailroom/internal/pki"
 	"mailroom/internal/profiles"
 	"mailroom/internal/queue"
@@ -106,7 +108,8 @@ type Resolver interface {
 // isNotFound says whether err is a service's "no such thing".
 func isNotFound(err error) bool {
 	return errors.Is(err, directory.ErrNotFound) || errors.Is(err, profiles.ErrNotFound) ||
-		errors.Is(err, pki.ErrNotFound) || errors.Is(err, queue.ErrNotFound) || errors.Is(err, activesync.ErrNotFound)
+		errors.Is(err, pki.ErrNotFound) || errors.Is(err, queue.ErrNotFound) || errors.Is(err, activesync.ErrNotFound) ||
+		errors.Is(err, auth.ErrNotFound)
 }
 
 // isUserMistake says whether err is refused input the user can correct, so its text
@@ -116,6 +119,7 @@ func isUserMistake(err error) bool {
 		directory.ErrExists, directory.ErrInvalid, directory.ErrWeakPassword, directory.ErrUnknownDomain,
 		directory.ErrInUse, profiles.ErrExists, profiles.ErrInUse, profiles.ErrInvalid, profiles.ErrNoProfile,
 		profiles.ErrConflict, profiles.ErrUserAttribute, pki.ErrInvalid, pki.ErrRevoked, activesync.ErrInvalid, errBadInput,
+		auth.ErrInvalid, auth.ErrExists, oauth.ErrInvalid,
 	} {
 		if errors.Is(err, target) {
 			return true

@@ -128,7 +128,17 @@ func (h *Handler) signedIn(rt route) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			limit := int64(1 << 20)
+			if rt.upload {
+				// The file and the form's few fields around it.
+				limit = h.maxImport() + 1<<20
+				if r.ContentLength > limit {
+					h.render(w, http.StatusRequestEntityTooLarge, "error", view{Title: "Too large", User: s.user, CSRF: s.csrf,
+						Data: fmt.Sprintf("The upload is larger than %d MiB; import the file with `mailroom import` on the server.", h.maxImport()>>20)})
+					return
+				}
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				h.log.Warn("console: CSRF token missing or wrong", "user", s.user.Address, "path", r.URL.Path)
 				h.render(w, http.StatusForbidden, "error", view{Title: "Forbidden", User: s.user, CSRF: s.csrf,

@@ -30,6 +30,7 @@ import (
 	"mailroom/internal/autodiscover"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
+	"mailroom/internal/importer"
 )
 
 //go:embed migrations/*/*.sql
@@ -39,29 +40,23 @@ var migrationFiles embed.FS
 var assets embed.FS
 
 // PasswordChecker checks a user's own password at sign-in (never an app password):
-// *auth.Service's CheckPassword, with lockout and audit, has this shape, and
-// DirectoryPasswords stands in for it with the directory alone.
+// *auth.Service's CheckPassword, with lockout and audit.
 type PasswordChecker interface {
 	CheckPassword(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
-}
-
-// DirectoryPasswords checks passwords with the directory's Authenticate: no lockout,
-// no audit. It is the PasswordChecker until internal/auth's Service is wired instead.
-type DirectoryPasswords struct {
-	Directory interface {
-		Authenticate(ctx context.Context, login, password string) (directory.User, error)
-	}
-}
-
-// CheckPassword implements PasswordChecker.
-func (d DirectoryPasswords) CheckPassword(ctx context.Context, login, password string, _ auth.Source) (directory.User, error) {
-	return d.Directory.Authenticate(ctx, login, password)
 }
 
 // Config is what the console needs. Every service is required.
 type Config struct {
 	DB        *db.DB
 	Passwords PasswordChecker
+	// AppPasswords and MFA are the self-service page's sign-in security and the
+	// administrator's controls of it (*auth.Service, *oauth.Store).
+	AppPasswords AppPasswords
+	MFA          MFA
+	// Messages is the store the console imports mail into (store.Store); MaxImport
+	// bounds an uploaded mbox file (0: DefaultMaxImport).
+	Messages  importer.Store
+	MaxImport int64
 	Directory Directory
 	Domains   DomainAdmin
 	Mailboxes Mailboxes
@@ -88,6 +83,7 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template
+	jobs  importJobs
 }
 
 // New applies the package's migrations and parses the embedded templates.
@@ -159,11 +155,12 @@ type route struct {
 	pattern string // method and path, as http.ServeMux takes them
 	admin   bool   // only for directory administrators
 	serve   handlerFunc
+	upload  bool // takes a file: the body may be as large as Config.MaxImport
 }
 
 func (h *Handler) routes() []route {
-	a := func(pattern string, f handlerFunc) route { return route{pattern, true, f} }
-	u := func(pattern string, f handlerFunc) route { return route{pattern, false, f} }
+	a := func(pattern string, f handlerFunc) route { return route{pattern: pattern, admin: true, serve: f} }
+	u := func(pattern string, f handlerFunc) route { return route{pattern: pattern, serve: f} }
 	return []route{
 		a("GET /admin/{$}", h.dashboard),
 		a("GET /admin/domains", h.domains),
@@ -179,6 +176,7 @@ func (h *Handler) routes() []route {
 		a("POST /admin/users/{user}/aliases", h.addAlias),
 		a("POST /admin/users/{user}/aliases/remove", h.removeAlias),
 		a("POST /admin/users/{user}/remove", h.removeUser),
+		a("POST /admin/users/{user}/mfa", h.userMFA),
 		a("GET /admin/groups", h.groups),
 		a("POST /admin/groups", h.addGroup),
 		a("GET /admin/groups/{group}", h.group),
@@ -208,12 +206,17 @@ func (h *Handler) routes() []route {
 		a("GET /admin/profiles/{profile}/status", h.profileStatus),
 		a("GET /admin/certificates", h.certificates),
 		a("POST /admin/certificates/{serial}/revoke", h.revokeCertificate),
+		a("GET /admin/import", h.imports),
+		{pattern: "POST /admin/import", admin: true, serve: h.startImport, upload: true},
+		a("GET /admin/import/{job}", h.importProgress),
 
 		u("GET /me/{$}", h.me),
 		u("GET /me/profile.mobileconfig", h.downloadProfile),
 		u("GET /me/devices/{device}", h.myDevice),
 		u("POST /me/devices/{device}/wipe", h.myWipe),
 		u("POST /me/devices/{device}/remove", h.myRemoveDevice),
+		u("POST /me/app-passwords", h.addAppPassword),
+		u("POST /me/app-passwords/revoke", h.revokeAppPassword),
 		u("POST /me/signout", h.signOut),
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"mailroom/internal/directory"
 	"mailroom/internal/instance"
 	"mailroom/internal/mailflow"
+	"mailroom/internal/oauth"
 	"mailroom/internal/pgtest"
 	"mailroom/internal/pki"
 	"mailroom/internal/profiles"
@@ -35,6 +36,7 @@ type console struct {
 	t     *testing.T
 	h     *Handler
 	in    *instance.Instance
+	mfa   *oauth.Store
 	url   string
 	clock *clock
 }
@@ -105,7 +107,11 @@ func openNode(t *testing.T, dir string) *console {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
-	h, err := New(ctx, Config{DB: in.DB, Passwords: signIn, Directory: in.Directory, Domains: in, Mailboxes: in.Store,
+	mfa, err := oauth.Open(ctx, in.DB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(ctx, Config{DB: in.DB, Passwords: signIn, AppPasswords: signIn, MFA: mfa, Messages: in.Store, MaxImport: testMaxImport, Directory: in.Directory, Domains: in, Mailboxes: in.Store,
 		Devices: eas, Queue: in.Queue, Profiles: prof, CA: ca, Hostname: "mail.example.test", Now: clk.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +120,7 @@ func openNode(t *testing.T, dir string) *console {
 	h.Register(mux)
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	return &console{t: t, h: h, in: in, url: srv.URL, clock: clk}
+	return &console{t: t, h: h, in: in, mfa: mfa, url: srv.URL, clock: clk}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.
@@ -200,7 +206,7 @@ func concrete(pattern string) (method, path string) {
 	path = strings.ReplaceAll(path, "{$}", "")
 	return method, regexp.MustCompile(`\{[a-z]+\}`).ReplaceAllStringFunc(path, func(w string) string {
 		return map[string]string{"{domain}": "example.test", "{user}": "user@example.test", "{group}": "Staff",
-			"{mailbox}": "user@example.test", "{id}": "1", "{device}": "PHONE1", "{profile}": "Corp", "{serial}": "01"}[w]
+			"{mailbox}": "user@example.test", "{id}": "1", "{job}": "J1", "{device}": "PHONE1", "{profile}": "Corp", "{serial}": "01"}[w]
 	})
 }
 

@@ -229,6 +229,22 @@ type QuotaLimit struct {
 // Compress is COMPRESS mechanism (RFC 4978); Mechanism is upper case.
 type Compress struct{ Mechanism string }
 
+// SetACL is SETACL mailbox identifier mod-rights (RFC 4314 section 3.1): Rights as
+// sent, with its leading "+" or "-" if any.
+type SetACL struct{ Mailbox, Identifier, Rights string }
+
+// DeleteACL is DELETEACL mailbox identifier (RFC 4314 section 3.2).
+type DeleteACL struct{ Mailbox, Identifier string }
+
+// GetACL is GETACL mailbox (RFC 4314 section 3.3).
+type GetACL struct{ Mailbox string }
+
+// ListRights is LISTRIGHTS mailbox identifier (RFC 4314 section 3.4).
+type ListRights struct{ Mailbox, Identifier string }
+
+// MyRights is MYRIGHTS mailbox (RFC 4314 section 3.5).
+type MyRights struct{ Mailbox string }
+
 // parseCommand parses a whole command.
 func parseCommand(raw *rawCommand, utf8 bool) (cmd *Command, err error) {
 	p := &parser{raw: raw, utf8: utf8}
@@ -372,6 +388,30 @@ func (p *parser) args(name string, uid bool) any {
 	case "COMPRESS":
 		p.sp()
 		return &Compress{Mechanism: p.keyword()}
+	// RFC 4314 section 6: identifier and rights are astrings.
+	case "SETACL":
+		p.sp()
+		a := &SetACL{Mailbox: p.mailbox()}
+		p.sp()
+		a.Identifier = p.astring()
+		p.sp()
+		a.Rights = p.astring()
+		return a
+	case "DELETEACL", "LISTRIGHTS":
+		p.sp()
+		mbox := p.mailbox()
+		p.sp()
+		id := p.astring()
+		if name == "DELETEACL" {
+			return &DeleteACL{Mailbox: mbox, Identifier: id}
+		}
+		return &ListRights{Mailbox: mbox, Identifier: id}
+	case "GETACL":
+		p.sp()
+		return &GetACL{Mailbox: p.mailbox()}
+	case "MYRIGHTS":
+		p.sp()
+		return &MyRights{Mailbox: p.mailbox()}
 	}
 	p.fail("unknown command %s", name)
 	return nil

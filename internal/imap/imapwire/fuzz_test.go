@@ -17,6 +17,7 @@ func FuzzReadCommand(f *testing.F) {
 		"a UID FETCH 1:*,$ (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (A B)]<0.10> BINARY.SIZE[1]) (CHANGEDSINCE 1 VANISHED)\r\n",
 		"a SEARCH RETURN (MIN SAVE) CHARSET UTF-8 OR (NOT SEEN UID $) HEADER X {1}\r\ny MODSEQ \"/flags/\\\\seen\" all 5\r\n",
 		"a SELECT INBOX (QRESYNC (1 2 3:4 (1 2)) CONDSTORE)\r\n",
+		"a SETACL Work bob -lr\r\na DELETEACL Work {3+}\r\nbob\r\na MYRIGHTS Work\r\n",
 		"a LIST (SUBSCRIBED) \"\" (a% \"b*\") RETURN (STATUS (MESSAGES))\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS.SILENT \\Seen\r\n",
 		"a SORT (REVERSE DATE) UTF-8 SINCE 1-Jan-2000\r\na THREAD REFERENCES UTF-8 ALL\r\n",

@@ -111,6 +111,12 @@ func TestParseCommands(t *testing.T) {
 			UnchangedSince: 320162338, HasUnchangedSince: true}}},
 		{"a GETQUOTA \"\"\r\n", &Command{Tag: "a", Name: "GETQUOTA", Args: &GetQuota{}}},
 		{"a GETQUOTAROOT INBOX\r\n", &Command{Tag: "a", Name: "GETQUOTAROOT", Args: &GetQuotaRoot{Mailbox: "INBOX"}}},
+		{"a SETACL Work bob@example.com +lr\r\n", &Command{Tag: "a", Name: "SETACL", Args: &SetACL{Mailbox: "Work", Identifier: "bob@example.com", Rights: "+lr"}}},
+		{"a SETACL inbox \"bob\" \"\"\r\n", &Command{Tag: "a", Name: "SETACL", Args: &SetACL{Mailbox: "INBOX", Identifier: "bob", Rights: ""}}},
+		{"a DELETEACL Work bob\r\n", &Command{Tag: "a", Name: "DELETEACL", Args: &DeleteACL{Mailbox: "Work", Identifier: "bob"}}},
+		{"a LISTRIGHTS Work {3}\r\nbob\r\n", &Command{Tag: "a", Name: "LISTRIGHTS", Args: &ListRights{Mailbox: "Work", Identifier: "bob"}}},
+		{"a GETACL Work\r\n", &Command{Tag: "a", Name: "GETACL", Args: &GetACL{Mailbox: "Work"}}},
+		{"a MYRIGHTS Work\r\n", &Command{Tag: "a", Name: "MYRIGHTS", Args: &MyRights{Mailbox: "Work"}}},
 		{"a SETQUOTA \"\" (STORAGE 512)\r\n", &Command{Tag: "a", Name: "SETQUOTA", Args: &SetQuota{
 			Limits: []QuotaLimit{{Resource: "STORAGE", Limit: 512}}}}},
 		{"a COMPRESS deflate\r\n", &Command{Tag: "a", Name: "COMPRESS", Args: &Compress{Mechanism: "DEFLATE"}}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // Default limits of a Reader, used for Options fields left zero.
@@ -62,8 +63,90 @@ type LiteralInfo struct {
 
 // Reader reads IMAP commands from a client.
 type Reader struct {
-	br   *bufio.Reader
-	opts Options
+	br   *bufio.Reader // nil while released to pool
+	src  io.Reader     // what a buffer from pool reads from
+	pool *sync.Pool    // of *bufio.Reader; nil: br is never released
+	// first holds what a released Reader read while it waited for the client,
+	// without a buffer; pre reads it before src.
+	first [64]byte
+	pre   prefixReader
+	opts  Options
+}
+
+// prefixReader reads data, then src.
+type prefixReader struct {
+	data []byte
+	src  io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.data) > 0 {
+		n := copy(b, p.data)
+		p.data = p.data[n:]
+		return n, nil
+	}
+	return p.src.Read(b)
+}
+
+// NewPooledReader returns a Reader from src that takes its buffer from pool (which
+// holds *bufio.Reader) and gives it back at Release: a connection waiting for its
+// client then holds 64 bytes rather than a buffer.
+func NewPooledReader(src io.Reader, pool *sync.Pool, opts Options) *Reader {
+	r := NewReader(nil, opts)
+	r.src, r.pool = src, pool
+	return r
+}
+
+// Release gives the buffer back to the pool when it holds no unread input; the next
+// read waits for the client without one and takes a buffer once input arrives. A
+// Reader made by NewReader keeps its buffer.
+func (r *Reader) Release() {
+	if r.pool == nil || r.br == nil || r.br.Buffered() > 0 || len(r.pre.data) > 0 {
+		return
+	}
+	r.br.Reset(nil)
+	r.pool.Put(r.br)
+	r.br = nil
+}
+
+// acquire waits for input when the Reader holds no buffer, then takes one.
+func (r *Reader) acquire() error {
+	if r.br != nil {
+		return nil
+	}
+	for {
+		n, err := r.src.Read(r.first[:])
+		if n > 0 {
+			// An error with data comes again at the next read.
+			r.pre = prefixReader{data: r.first[:n], src: r.src}
+			r.br = r.pool.Get().(*bufio.Reader)
+			r.br.Reset(&r.pre)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Buffered returns a copy of the input read from the source but not yet consumed.
+func (r *Reader) Buffered() []byte {
+	var out []byte
+	if r.br != nil {
+		b, _ := r.br.Peek(r.br.Buffered())
+		out = append(out, b...)
+	}
+	return append(out, r.pre.data...)
+}
+
+// SetSource makes the Reader read from src from now on, dropping the input it holds
+// (see Buffered): after STARTTLS, or below a decompressor (RFC 4978).
+func (r *Reader) SetSource(src io.Reader) {
+	r.src = src
+	r.pre = prefixReader{}
+	if r.br != nil {
+		r.br.Reset(src)
+	}
 }
 
 // NewReader returns a Reader on br with the options opts.
@@ -103,6 +186,9 @@ func (r *Reader) SetUTF8(on bool) { r.opts.UTF8 = on }
 // io.EOF. Errors are a *SyntaxError or a *LimitError (answer and continue as they say),
 // the error of Options.Continue, or an input error (close the connection).
 func (r *Reader) ReadCommand() (*Command, error) {
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
 	raw, err := r.readRaw()
 	if err != nil {
 		return nil, err
@@ -114,6 +200,9 @@ func (r *Reader) ReadCommand() (*Command, error) {
 // response during AUTHENTICATE (RFC 9051 section 6.2.2). It returns the line without
 // its line ending. A line longer than MaxLine is a *LimitError.
 func (r *Reader) ReadLine() (string, error) {
+	if err := r.acquire(); err != nil {
+		return "", err
+	}
 	line, complete, err := r.readLine(r.opts.MaxLine)
 	if err != nil {
 		return "", err

@@ -3,8 +3,10 @@ package imapwire
 import (
 	"bufio"
 	"encoding/base64"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -33,7 +35,9 @@ const (
 // Nothing reaches the client until Flush. The first write error sticks: later writes do
 // nothing and Flush returns it.
 type Writer struct {
-	bw   *bufio.Writer
+	bw   *bufio.Writer // nil while released to pool
+	dst  io.Writer     // what a buffer from pool writes to
+	pool *sync.Pool    // of *bufio.Writer; nil: bw is never released
 	utf8 bool
 	err  error
 }
@@ -41,6 +45,42 @@ type Writer struct {
 // NewWriter returns a Writer on bw. Mailbox names and strings are written for an
 // IMAP4rev1 client until SetUTF8.
 func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
+
+// NewPooledWriter returns a Writer to dst that takes a buffer from pool (which holds
+// *bufio.Writer) at its first write and gives it back at Release, so that a
+// connection waiting for its client holds no write buffer.
+func NewPooledWriter(dst io.Writer, pool *sync.Pool) *Writer {
+	return &Writer{dst: dst, pool: pool}
+}
+
+// buf returns the buffer, taking one from the pool if the Writer has none.
+func (w *Writer) buf() *bufio.Writer {
+	if w.bw == nil {
+		w.bw = w.pool.Get().(*bufio.Writer)
+		w.bw.Reset(w.dst)
+	}
+	return w.bw
+}
+
+// Release gives the buffer back to the pool when it holds nothing unsent; the next
+// write takes one again. A Writer made by NewWriter keeps its buffer.
+func (w *Writer) Release() {
+	if w.pool == nil || w.bw == nil || w.bw.Buffered() > 0 {
+		return
+	}
+	w.bw.Reset(nil)
+	w.pool.Put(w.bw)
+	w.bw = nil
+}
+
+// SetDestination sends what is written from now on to dst, such as a compressor
+// (RFC 4978); what is buffered should have been flushed.
+func (w *Writer) SetDestination(dst io.Writer) {
+	w.dst = dst
+	if w.bw != nil {
+		w.bw.Reset(dst)
+	}
+}
 
 // SetUTF8 makes the Writer send UTF-8 in quoted strings and mailbox names, for a client
 // that enabled IMAP4rev2 or UTF8=ACCEPT (RFC 9051 section 4.3, RFC 6855 section 3).
@@ -52,6 +92,9 @@ func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
+	if w.bw == nil {
+		return nil // nothing written since the buffer was released
+	}
 	w.err = w.bw.Flush()
 	return w.err
 }
@@ -61,21 +104,21 @@ func (w *Writer) Err() error { return w.err }
 
 func (w *Writer) raw(s string) *Writer {
 	if w.err == nil {
-		_, w.err = w.bw.WriteString(s)
+		_, w.err = w.buf().WriteString(s)
 	}
 	return w
 }
 
 func (w *Writer) rawBytes(b []byte) *Writer {
 	if w.err == nil {
-		_, w.err = w.bw.Write(b)
+		_, w.err = w.buf().Write(b)
 	}
 	return w
 }
 
 func (w *Writer) byte(c byte) *Writer {
 	if w.err == nil {
-		w.err = w.bw.WriteByte(c)
+		w.err = w.buf().WriteByte(c)
 	}
 	return w
 }
@@ -103,7 +146,7 @@ func (w *Writer) Nil() *Writer { return w.raw("NIL") }
 func (w *Writer) Number(n uint64) *Writer {
 	if w.err == nil {
 		var buf [20]byte
-		_, w.err = w.bw.Write(strconv.AppendUint(buf[:0], n, 10))
+		_, w.err = w.buf().Write(strconv.AppendUint(buf[:0], n, 10))
 	}
 	return w
 }

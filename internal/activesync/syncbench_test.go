@@ -1,0 +1,140 @@
+package activesync
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"mailroom/internal/store"
+	"mailroom/internal/wbxml"
+)
+
+// benchInbox fills alice's Inbox with n messages of about 5 KB and returns a
+// provisioned client with the Inbox's collection id.
+func benchInbox(b *testing.B, n int) (*client, string) {
+	b.Helper()
+	e := newEnv(b)
+	body := make([]byte, 5000)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+		if i%70 == 69 {
+			body[i] = '\n'
+		}
+	}
+	for i := range n {
+		e.deliver(e.alice, store.RoleInbox, message("bob@example.com", "alice@example.com", fmt.Sprintf("message %d", i), string(body)), time.Now())
+	}
+	c := e.client("bench")
+	c.provision()
+	return c, folderServerID(e.folder(e.alice, store.RoleInbox).ID)
+}
+
+// BenchmarkSyncNoChange is a device polling an unchanged 200-message Inbox it holds.
+func BenchmarkSyncNoChange(b *testing.B) {
+	c, inbox := benchInbox(b, 200)
+	ns := wbxml.NSAirSync
+	key := collection(c.do("Sync", syncXML(inbox, "0", ""))).ChildText(ns, "SyncKey")
+	for {
+		col := collection(c.do("Sync", syncXML(inbox, key, `<WindowSize>512</WindowSize>`)))
+		key = col.ChildText(ns, "SyncKey")
+		if col.Child(ns, "MoreAvailable") == nil {
+			break
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		col := collection(c.do("Sync", syncXML(inbox, key, "")))
+		if col.ChildText(ns, "SyncKey") != key || col.Child(ns, "Commands") != nil {
+			b.Fatalf("not a no-change Sync: %s", col.XML())
+		}
+	}
+}
+
+// BenchmarkSyncFullPage is one round trip of a first sync: 100 items of a 300-message
+// Inbox (after a SyncKey 0, which is not timed).
+func BenchmarkSyncFullPage(b *testing.B) {
+	c, inbox := benchInbox(b, 300)
+	ns := wbxml.NSAirSync
+	opts := `<WindowSize>100</WindowSize><Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>` +
+		`<airsyncbase:TruncationSize>32768</airsyncbase:TruncationSize></airsyncbase:BodyPreference></Options>`
+	for b.Loop() {
+		b.StopTimer()
+		key := collection(c.do("Sync", syncXML(inbox, "0", opts))).ChildText(ns, "SyncKey")
+		b.StartTimer()
+		col := collection(c.do("Sync", syncXML(inbox, key, opts)))
+		if n := len(col.Child(ns, "Commands").All(ns, "Add")); n != 100 {
+			b.Fatalf("%d items, want 100", n)
+		}
+	}
+}
+
+// BenchmarkHeldPing holds pings Pings, each on its own TLS connection, and reports what
+// the server's goroutine stacks and heap grow by per held Ping after a collection
+// (the heap figure includes the client ends of the connections, which live in the same
+// process; the stacks are the server's alone: the clients have no goroutines).
+func BenchmarkHeldPing(b *testing.B) {
+	const pings = 300
+	e := newEnv(b)
+	inbox := folderServerID(e.folder(e.alice, store.RoleInbox).ID)
+	el, err := wbxml.ParseXML([]byte(`<Ping xmlns="Ping"><HeartbeatInterval>600</HeartbeatInterval><Folders><Folder>` +
+		`<Id>` + inbox + `</Id><Class>Email</Class></Folder></Folders></Ping>`))
+	must(b, err)
+	body, err := wbxml.Encode(el)
+	must(b, err)
+	requests := make([][]byte, pings)
+	for i := range requests {
+		c := e.client(fmt.Sprintf("ping%d", i))
+		c.provision()
+		req, err := http.NewRequest(http.MethodPost, c.url("Ping"), bytes.NewReader(body))
+		must(b, err)
+		req.SetBasicAuth(c.login, c.password)
+		req.Header.Set("MS-ASProtocolVersion", c.version)
+		req.Header.Set("X-MS-PolicyKey", c.policyKey)
+		req.Header.Set("Content-Type", contentTypeWBXML)
+		var buf bytes.Buffer
+		must(b, req.Write(&buf))
+		requests[i] = buf.Bytes()
+	}
+	addr := e.ts.Listener.Addr().String()
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		conns := make([]*tls.Conn, 0, pings)
+		for _, req := range requests {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+			must(b, err)
+			_, err = conn.Write(req)
+			must(b, err)
+			conns = append(conns, conn)
+		}
+		for deadline := time.Now().Add(time.Minute); e.srv.holds() < pings; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d Pings held", e.srv.holds(), pings)
+			}
+		}
+		time.Sleep(500 * time.Millisecond) // past each Ping's first look at the change log
+		runtime.GC()
+		runtime.GC() // the second collection shrinks the stacks the first found oversized
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/pings, "stack-B/ping")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/pings, "heap-B/ping")
+		for _, c := range conns {
+			c.Close()
+		}
+		for deadline := time.Now().Add(time.Minute); e.srv.holds() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// holds returns how many requests wait for changes.
+func (s *Server) holds() int {
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	return s.holding
+}
