@@ -22,7 +22,10 @@ func TestRecipientCacheWrites(t *testing.T) {
 		want    string // as in TestResolveRecipient; "" for ErrNotFound
 	}{
 		{"before anything", nil, "bob@example.com", ""},
-		{"user added", func() error { _, err := dir.AddUser(ctx, NewUser{Address: "bob@example.com", Password: testPassword}); return err },
+		{"user added", func() error {
+			_, err := dir.AddUser(ctx, NewUser{Address: "bob@example.com", Password: testPassword})
+			return err
+		},
 			"bob@example.com", "bob@example.com bob@example.com"},
 		{"alias added", func() error { return dir.AddAlias(ctx, "alice@example.com", "a@example.com") },
 			"a@example.com", "alice@example.com alice@example.com"},
