@@ -103,10 +103,13 @@ MAILBENCH=${MAILBENCH_BIN:-$T/bin/mailbench}
 # Free loopback ports.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 taken=" "
+# Below 32768: Linux hands out ephemeral ports (outgoing connections, of this benchmark and
+# of anything else on the machine) from 32768 up, and one of those could take a port
+# picked here before the server that needs it starts.
 pick_port() { # VAR: sets VAR to a free loopback port not picked before
   local p
   for _ in $(seq 200); do
-    p=$(( 30000 + RANDOM % 20000 ))
+    p=$(( 20000 + RANDOM % 12768 ))
     if [[ $taken != *" $p "* ]] && port_free "$p"; then taken+="$p "; printf -v "$1" %s "$p"; return; fi
   done
   die "no free port"

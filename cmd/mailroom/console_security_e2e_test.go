@@ -16,7 +16,7 @@ import (
 // TestConsoleSecurityAndImport drives the console of a running `mailroom serve` in
 // headless Chromium: the administrator requires two-step sign-in of alice and
 // uploads an mbox file for her, watching the import's progress page until it is
-// done; alice then sees the requirement on her own page, creates an app password
+// done; alice then enrols TOTP at her sign-in, as required, creates an app password
 // (shown once), signs in with it over IMAP (Python imaplib) and finds the imported
 // messages, and revokes it.
 func TestConsoleSecurityAndImport(t *testing.T) {
@@ -102,9 +102,22 @@ func TestConsoleSecurityAndImport(t *testing.T) {
 	shoot("security-03-import-done")
 	step(t, ctx, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("login")))
 
-	// Alice sees the requirement and makes an app password for her old client.
-	signIn("alice@example.test", "/me/")
-	if st := textOf(t, ctx, "mfa-status"); !strings.Contains(st, "requires it") {
+	// Alice, required to, sets up two-step verification at her sign-in, sees it on,
+	// and makes an app password for her old client.
+	step(t, ctx, "sign in as alice",
+		chromedp.Navigate(base+"/me/"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("login"), "alice@example.test"),
+		chromedp.SendKeys(chromedp.ID("password"), goodPassword),
+		chromedp.Click(chromedp.ID("signin")))
+	totpSecret := textOf(t, ctx, "secret")
+	shoot("security-04a-enrol")
+	step(t, ctx, "enrol", chromedp.SendKeys(chromedp.ID("code"), totpAt(t, totpSecret, 0)), chromedp.Click(chromedp.ID("verify")))
+	if codes := strings.Fields(textOf(t, ctx, "codes")); len(codes) != 10 {
+		t.Errorf("recovery codes %q", codes)
+	}
+	step(t, ctx, "continue", chromedp.Click(chromedp.ID("continue")), chromedp.WaitVisible(chromedp.ID("signout")))
+	if st := textOf(t, ctx, "mfa-status"); !strings.Contains(st, "On: an authenticator app") {
 		t.Errorf("self-service MFA status: %q", st)
 	}
 	step(t, ctx, "create an app password",
@@ -138,6 +151,8 @@ m.logout()
 		chromedp.Navigate(base+"/me/"),
 		chromedp.WaitVisible(chromedp.CSS(`#app-password-list button`)),
 		chromedp.Click(chromedp.CSS(`#app-password-list button`)),
+		// The list of the page before the click is visible too: wait for the new page.
+		chromedp.WaitNotPresent(chromedp.CSS(`#app-password-list button`)),
 		chromedp.WaitVisible(chromedp.ID("app-password-list")))
 	if list := textOf(t, ctx, "app-password-list"); !strings.Contains(list, "no app passwords") {
 		t.Errorf("after revoking: %q", list)

@@ -92,7 +92,7 @@ func startOAuthServer(t *testing.T) *oauthServer {
 	return &oauthServer{t: t, data: data, cfg: cfg, issuer: issuer, conf: &oauth2.Config{
 		ClientID: "mailroom-mail",
 		Endpoint: oauth2.Endpoint{AuthURL: issuer + "/oauth/authorize", TokenURL: issuer + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams},
-		Scopes:   []string{"openid", "email", "offline_access", "imap", "pop3", "smtp", "activesync"},
+		Scopes:   []string{"openid", "email", "offline_access", "imap", "pop3", "smtp", "activesync", "dav"},
 	}}
 }
 

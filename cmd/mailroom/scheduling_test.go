@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
-	"net/smtp"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,60 +69,29 @@ func (s *site) waitPartstat(t *testing.T, user, name, addr, want string) {
 	}
 }
 
-// sendInvitation submits an iMIP REQUEST as a CalDAV client without server-side
-// scheduling does (Thunderbird): by SMTP submission, STARTTLS and AUTH PLAIN.
-func (s *site) sendInvitation(t *testing.T, from string, to []string, event []byte) {
+// invitation is the iMIP REQUEST a mail client sends for event (as Outlook and phones
+// do when they schedule by mail themselves).
+func invitation(t *testing.T, from string, to []string, event []byte) []byte {
 	t.Helper()
 	req, err := scheduling.Request(event, pim.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := scheduling.Mail{From: from, To: to, Subject: "Invitation: Across domains", Text: "You are invited.",
+	raw, err := scheduling.Mail{From: from, To: to, Subject: "Invitation: Lunch", Text: "You are invited.",
 		Method: scheduling.MethodRequest, Calendar: req, Date: time.Now()}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := smtp.Dial(s.cfg.SMTP.Submission[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true, ServerName: s.host}); err != nil {
-		t.Fatal(err)
-	}
-	host, _ := splitAddr(t, s.cfg.SMTP.Submission[0]) // net/smtp matches the host dialled
-	if err := c.Auth(smtp.PlainAuth("", from, goodPassword, host)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(from); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
-	}
+	return raw
 }
 
-// TestScheduling runs two installations: alice@a.test files a meeting over CalDAV and
-// her client sends the invitation by submission to bob@b.test and carol@a.test. Bob
-// (other instance) gets the mail and the event in his calendar; carol (same instance)
-// too. Bob accepts with ActiveSync MeetingResponse; the REPLY crosses back through the
+// TestScheduling runs two installations: alice@a.test files a meeting over CalDAV, and
+// that PUT alone sends the invitation (implicit scheduling, RFC 6638) to bob@b.test and
+// carol@a.test. Bob (other instance) gets the mail and the event in his calendar;
+// carol (same instance) too. Bob accepts with ActiveSync MeetingResponse; the REPLY crosses back through the
 // queue, DKIM-signed, and alice's copy shows bob ACCEPTED. ResolveRecipients on b
-// shows bob busy during the meeting.
+// shows bob busy during the meeting. Last, alice's phone sends carol an invitation
+// of its own with SendMail, and it is filed in carol's calendar.
 func TestScheduling(t *testing.T) {
 	if _, err := exec.LookPath("swaks"); err != nil {
 		t.Skip("swaks is not installed (scripts/test.sh installs it)")
@@ -150,7 +119,6 @@ func TestScheduling(t *testing.T) {
 	if _, err := a.davClient(t, "alice@a.test").PutCalendarObject(context.Background(), "/dav/calendars/alice@a.test/Calendar/meeting.ics", cal); err != nil {
 		t.Fatal(err)
 	}
-	a.sendInvitation(t, "alice@a.test", []string{"bob@b.test", "carol@a.test"}, []byte(federatedMeeting))
 
 	// Both attendees get the mail and the event, waiting for an answer.
 	b.waitMessages(t, "bob@b.test", 1)
@@ -203,4 +171,47 @@ func TestScheduling(t *testing.T) {
 	if got := rr.Child(rns, "Response").Child(rns, "Recipient").Child(rns, "Availability").ChildText(rns, "MergedFreeBusy"); got != "00002200" {
 		t.Errorf("MergedFreeBusy = %q, want 00002200\n%s", got, rr.XML())
 	}
+
+	// alice's phone invites carol by mail itself; mailflow's local delivery hands it to
+	// the scheduler as SMTP would.
+	lunch := strings.NewReplacer("fed-meeting-1", "eas-lunch-1", "Across domains", "Lunch", "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@b.test\r\n", "").Replace(federatedMeeting)
+	alicePhone := &easClient{t: t, base: "https://" + a.cfg.HTTP.TLSListen[0], user: "alice@a.test", device: "ALICEPHONE", http: hc}
+	alicePhone.provision()
+	if code, el := alicePhone.post("SendMail", `<SendMail xmlns="ComposeMail:"><ClientId>lunch-1</ClientId><Mime>`+
+		base64.StdEncoding.EncodeToString(invitation(t, "alice@a.test", []string{"carol@a.test"}, []byte(lunch)))+`</Mime></SendMail>`); code != http.StatusOK || el != nil {
+		t.Fatalf("SendMail: HTTP %d %v", code, el)
+	}
+	a.waitPartstat(t, "carol@a.test", "eas-lunch-1.ics", "carol@a.test", "NEEDS-ACTION")
+
+	// alice's phone files a meeting with carol in her calendar: that Sync alone invites
+	// carol, as a CalDAV PUT does. The phone leaves OrganizerEmail out, as devices may
+	// for a meeting they create: the server makes alice the organiser.
+	calendar := ""
+	for _, add := range alicePhone.do("FolderSync", `<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>`).Child(fh, "Changes").All(fh, "Add") {
+		if add.ChildText(fh, "Type") == "8" {
+			calendar = add.ChildText(fh, "ServerId")
+		}
+	}
+	calSync := func(key, extra string) *wbxml.Element {
+		return collectionOf(alicePhone.do("Sync", `<Sync xmlns="AirSync:" xmlns:cal="Calendar:"><Collections><Collection><SyncKey>`+key+
+			`</SyncKey><CollectionId>`+calendar+`</CollectionId>`+extra+`</Collection></Collections></Sync>`))
+	}
+	key = calSync("0", "").ChildText(wbxml.NSAirSync, "SyncKey")
+	added := calSync(key, `<Commands><Add><ClientId>r1</ClientId><ApplicationData><cal:StartTime>20261210T120000Z</cal:StartTime>`+
+		`<cal:EndTime>20261210T130000Z</cal:EndTime><cal:Subject>Review</cal:Subject><cal:ClientUid>eas-review-1</cal:ClientUid>`+
+		`<cal:Attendees><cal:Attendee><cal:Email>carol@a.test</cal:Email>`+
+		`<cal:Name>Carol</cal:Name><cal:AttendeeType>1</cal:AttendeeType></cal:Attendee></cal:Attendees></ApplicationData></Add></Commands>`)
+	if st := added.Child(wbxml.NSAirSync, "Responses").Child(wbxml.NSAirSync, "Add").ChildText(wbxml.NSAirSync, "Status"); st != "1" {
+		t.Fatalf("calendar Add: %s", added.XML())
+	}
+	// The device sent no AttendeeStatus, so carol's copy has no PARTSTAT (NEEDS-ACTION
+	// by default, RFC 5545 3.2.12); the Sync answers only once it is filed.
+	obj, err := a.davClient(t, "carol@a.test").GetCalendarObject(context.Background(), "/dav/calendars/carol@a.test/Calendar/eas-review-1.ics")
+	if err != nil {
+		t.Fatalf("carol's calendar after alice's phone added the meeting: %v", err)
+	}
+	if got, _ := obj.Data.Children[0].Props.Text(ical.PropSummary); got != "Review" {
+		t.Errorf("carol's copy: SUMMARY %q", got)
+	}
+	a.waitMessages(t, "carol@a.test", 3) // the CalDAV meeting, the lunch, the review
 }

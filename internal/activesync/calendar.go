@@ -418,22 +418,7 @@ func eventFromDevice(app *wbxml.Element, prev *ical.Calendar, uid string, lim pi
 		zone = zoneFromInfo(info, start.Year())
 	}
 	ev := ical.NewComponent(ical.CompEvent)
-	if prevMaster != nil {
-		for name, props := range prevMaster.Props {
-			if !slices.Contains(eventProps, name) {
-				ev.Props[name] = props
-			}
-		}
-		for _, c := range prevMaster.Children {
-			if c.Name != ical.CompAlarm {
-				ev.Children = append(ev.Children, c)
-			}
-		}
-		seq, _ := strconv.Atoi(propValue(prevMaster, ical.PropSequence))
-		ev.Props.SetText(ical.PropSequence, strconv.Itoa(seq+1))
-	} else {
-		ev.Props.SetText(ical.PropUID, uid)
-	}
+	carryOver(ev, prevMaster, eventProps, uid)
 	ev.Props.SetDateTime(ical.PropDateTimeStamp, now.UTC())
 	allDay, err := applyEventFields(ev, app, zone, start, true)
 	if err != nil {
@@ -709,4 +694,27 @@ func eventInstanceChange(cal *ical.Calendar, instance time.Time, app *wbxml.Elem
 	}
 	master.Props.SetDateTime(ical.PropDateTimeStamp, now.UTC())
 	return applyException(cal, master, x, zone, allDay, now)
+}
+
+// carryOver starts the component a device's Add or Change makes. For a Change (prev
+// set) it keeps from prev every property ActiveSync does not carry (not in known) and
+// every child but the alarms, which the device's Reminder replaces, and raises
+// SEQUENCE by one; an Add gets uid.
+func carryOver(c, prev *ical.Component, known []string, uid string) {
+	if prev == nil {
+		c.Props.SetText(ical.PropUID, uid)
+		return
+	}
+	for name, props := range prev.Props {
+		if !slices.Contains(known, name) {
+			c.Props[name] = props
+		}
+	}
+	for _, child := range prev.Children {
+		if child.Name != ical.CompAlarm {
+			c.Children = append(c.Children, child)
+		}
+	}
+	seq, _ := strconv.Atoi(propValue(prev, ical.PropSequence))
+	c.Props.SetText(ical.PropSequence, strconv.Itoa(seq+1))
 }

@@ -17,6 +17,7 @@ import (
 	wcarddav "github.com/emersion/go-webdav/carddav"
 
 	"mailroom/internal/dav"
+	"mailroom/internal/pim"
 	"mailroom/internal/store"
 	"mailroom/internal/wbxml"
 )
@@ -440,7 +441,9 @@ func TestPIMTasksAndNotes(t *testing.T) {
 		`<tasks:Subject>Shopping</tasks:Subject><tasks:Importance>2</tasks:Importance><tasks:UtcDueDate>2026-03-05T17:00:00.000Z</tasks:UtcDueDate>` +
 		`<tasks:DueDate>2026-03-05T12:00:00.000Z</tasks:DueDate><tasks:Complete>0</tasks:Complete><tasks:Sensitivity>0</tasks:Sensitivity>` +
 		`<tasks:ReminderSet>1</tasks:ReminderSet><tasks:ReminderTime>2026-03-05T16:00:00.000Z</tasks:ReminderTime>` +
-		`<tasks:Categories><tasks:Category>Home</tasks:Category></tasks:Categories></ApplicationData>`
+		`<tasks:Categories><tasks:Category>Home</tasks:Category></tasks:Categories>` +
+		`<tasks:Recurrence><tasks:Type>1</tasks:Type><tasks:Start>2026-03-05T12:00:00.000Z</tasks:Start><tasks:Interval>1</tasks:Interval>` +
+		`<tasks:DayOfWeek>16</tasks:DayOfWeek><tasks:Occurrences>4</tasks:Occurrences></tasks:Recurrence></ApplicationData>`
 	note := `<ApplicationData><notes:Subject>Ideas</notes:Subject><airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type>` +
 		`<airsyncbase:Data>One&#xD;&#xA;Two</airsyncbase:Data></airsyncbase:Body><notes:Categories><notes:Category>Work</notes:Category></notes:Categories></ApplicationData>`
 	for coll, app := range map[string]string{tasks: task, notes: note} {
@@ -460,7 +463,8 @@ func TestPIMTasksAndNotes(t *testing.T) {
 	if tk == nil || tk.ChildText(ns, "Subject") != "Shopping" || tk.ChildText(ns, "Importance") != "2" ||
 		tk.ChildText(ns, "UtcDueDate") != "2026-03-05T17:00:00.000Z" || tk.ChildText(ns, "ReminderTime") != "2026-03-05T16:00:00.000Z" ||
 		tk.Child(wbxml.NSAirSyncBase, "Body").ChildText(wbxml.NSAirSyncBase, "Data") != "Milk, eggs" ||
-		tk.Child(ns, "Categories").ChildText(ns, "Category") != "Home" {
+		tk.Child(ns, "Categories").ChildText(ns, "Category") != "Home" || tk.Child(ns, "Recurrence").ChildText(ns, "DayOfWeek") != "16" ||
+		tk.Child(ns, "Recurrence").ChildText(ns, "Occurrences") != "4" || tk.Child(ns, "Recurrence").ChildText(ns, "Start") != "2026-03-05T12:00:00.000Z" {
 		t.Errorf("task read back as %v", tk.XML())
 	}
 	_, got = syncPIMAll(t, c2, f2["10"], firstKey(t, c2, f2["10"]), "")
@@ -564,5 +568,36 @@ func TestPIMProfileClasses(t *testing.T) {
 	}
 	if s := collection(c.do("Sync", syncXML(folders["13"], "0", ""))).ChildText(wbxml.NSAirSync, "Status"); s != "1" {
 		t.Errorf("user calendar Sync: status %s", s)
+	}
+}
+
+// TestPIMCalendarFilter: a calendar's FilterType leaves out events that ended before
+// the window; an open series is always sent.
+func TestPIMCalendarFilter(t *testing.T) {
+	e := newEnv(t)
+	c, folders := pimStart(t, e, "dev1")
+	f := e.folder(e.alice, store.RoleCalendar)
+	now := time.Now().UTC()
+	for name, when := range map[string]string{
+		"old":    now.AddDate(-1, 0, 0).Format(compactTime),
+		"recent": now.AddDate(0, 0, -3).Format(compactTime),
+		"next":   now.AddDate(0, 1, 0).Format(compactTime),
+		"series": now.AddDate(-2, 0, 0).Format(compactTime) + "\r\nRRULE:FREQ=WEEKLY",
+	} {
+		data := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + name + "\r\nDTSTAMP:20260101T000000Z\r\n" +
+			"DTSTART:" + when + "\r\nDURATION:PT1H\r\nSUMMARY:" + name + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+		obj, err := pim.ParseCalendar([]byte(data), pim.Limits{})
+		must(t, err)
+		_, err = e.store.Deliver(e.ctx, obj.Item(name+".ics"), []store.Placement{{Account: f.Account, Folder: f.ID}})
+		must(t, err)
+	}
+	_, got := syncPIMAll(t, c, folders["8"], firstKey(t, c, folders["8"]), `<Options><FilterType>4</FilterType></Options>`)
+	var subjects []string
+	for _, app := range got {
+		subjects = append(subjects, app.ChildText(wbxml.NSCalendar, "Subject"))
+	}
+	slices.Sort(subjects)
+	if strings.Join(subjects, ",") != "next,recent,series" {
+		t.Errorf("two weeks back: %v", subjects)
 	}
 }

@@ -113,17 +113,20 @@ func parsePIMServerID(s string) (store.FolderID, uint64, bool) {
 }
 
 // pimEntry is one member of a PIM collection as its sync state knows it: the UID it
-// has, and the ModSeq the device got it at (0: not on the device yet).
+// has, the ModSeq the device got it at (0: not on the device yet), and for an event
+// not yet sent the end of its last instance (Unix seconds, pim.PropEnd; 0: open or
+// unknown), which a calendar's FilterType compares.
 type pimEntry struct {
 	uid    store.UID
 	modseq store.ModSeq
+	end    int64
 }
 
 // pimHeld maps name keys to entries.
 type pimHeld map[uint64]pimEntry
 
-// encode writes the entries in key order: 8 bytes of key, then UID and ModSeq as
-// varints.
+// encode writes the entries in key order: 8 bytes of key, then UID, ModSeq and end
+// as varints.
 func (h pimHeld) encode() []byte {
 	keys := make([]uint64, 0, len(h))
 	for k := range h {
@@ -135,6 +138,7 @@ func (h pimHeld) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, k)
 		b = binary.AppendUvarint(b, uint64(h[k].uid))
 		b = binary.AppendUvarint(b, uint64(h[k].modseq))
+		b = binary.AppendUvarint(b, uint64(max(h[k].end, 0)))
 	}
 	return b
 }
@@ -157,7 +161,12 @@ func decodePIMHeld(b []byte) (pimHeld, error) {
 			return nil, errors.New("corrupt PIM sync state")
 		}
 		b = b[n:]
-		h[k] = pimEntry{store.UID(u), store.ModSeq(m)}
+		end, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("corrupt PIM sync state")
+		}
+		b = b[n:]
+		h[k] = pimEntry{uid: store.UID(u), modseq: store.ModSeq(m), end: int64(end)}
 	}
 	return h, nil
 }
@@ -202,12 +211,10 @@ func (s *Server) members(ctx context.Context, folder store.FolderID, kind pim.Ki
 				continue
 			}
 			out[k] = infoOf[m.UID]
-			if e, ok := held[k]; ok {
-				e.uid = m.UID // replaced since: the device has the older version
-				held[k] = e
-			} else {
-				held[k] = pimEntry{uid: m.UID}
-			}
+			e := held[k] // present when replaced since: the device has the older version
+			e.uid = m.UID
+			e.end, _ = strconv.ParseInt(m.Props[pim.PropEnd], 10, 64)
+			held[k] = e
 		}
 	}
 	for k, e := range held {
@@ -234,11 +241,14 @@ type pimDiff struct {
 	more                   bool
 }
 
-func diffPIM(cur map[uint64]store.MessageInfo, held pimHeld, window int) pimDiff {
+// diffPIM compares the folder's members cur with what the device holds. An item
+// not yet sent that ended before after (Unix seconds; 0: no limit) is left out.
+func diffPIM(cur map[uint64]store.MessageInfo, held pimHeld, window int, after int64) pimDiff {
 	var d pimDiff
 	for k, m := range cur {
 		e := held[k]
 		switch {
+		case e.modseq == 0 && after != 0 && e.end != 0 && e.end < after:
 		case e.modseq == 0:
 			d.adds = append(d.adds, k)
 		case e.uid != m.UID || m.ModSeq > e.modseq:
@@ -384,7 +394,15 @@ func (s *Server) syncPIM(ctx context.Context, r *request, c *wbxml.Element, fold
 					return syncResult{}, err
 				}
 			}
-			d := diffPIM(cur, held, window)
+			var after int64
+			if role == store.RoleCalendar {
+				// FilterType of a calendar: events that ended before the window
+				// ([MS-ASCMD] 2.2.3.73.2) are not sent.
+				if start := windowStart(opts.FilterType, s.now()); !start.IsZero() {
+					after = start.Unix()
+				}
+			}
+			d := diffPIM(cur, held, window, after)
 			more = d.more
 			if commands, err = s.renderPIMChanges(ctx, r, folder.ID, role, d, cur, held, opts); err != nil {
 				return syncResult{}, err
@@ -458,7 +476,7 @@ func (s *Server) renderPIMChanges(ctx context.Context, r *request, folder store.
 			if err != nil {
 				return err
 			}
-			held[k] = pimEntry{m.UID, m.ModSeq}
+			held[k] = pimEntry{uid: m.UID, modseq: m.ModSeq}
 			if !ok {
 				continue
 			}
@@ -511,7 +529,7 @@ func renderItem(app *wbxml.Element, role store.Role, m *store.Message, raw []byt
 			return err
 		}
 		if role == store.RoleTasks {
-			return renderTask(app, cal, opts)
+			return renderTask(app, cal, opts, version)
 		}
 		return renderEvent(app, cal, opts, version, self)
 	case store.RoleContacts:
@@ -640,7 +658,7 @@ func (s *Server) applyPIMCommands(ctx context.Context, r *request, folder store.
 		switch cmd.Name {
 		case "Add":
 			name := newResourceName(role)
-			item, err := s.itemFromDevice(role, cmd.Child(ns, "ApplicationData"), nil, name)
+			item, err := s.itemFromDevice(role, cmd.Child(ns, "ApplicationData"), nil, name, r.user.Address)
 			if err != nil {
 				if err := failed("Add", cmd, err); err != nil {
 					return nil, err
@@ -651,8 +669,9 @@ func (s *Server) applyPIMCommands(ctx context.Context, r *request, folder store.
 			if err != nil {
 				return nil, fmt.Errorf("add to folder %d: %w", folder.ID, err)
 			}
+			s.organize(ctx, r, role, nil, item)
 			k := nameKey(name)
-			held[k] = pimEntry{ds[0].UID, ds[0].ModSeq}
+			held[k] = pimEntry{uid: ds[0].UID, modseq: ds[0].ModSeq}
 			e := respond("Add", "ClientId", cmd.ChildText(ns, "ClientId"), syncOK)
 			e.Children = slices.Insert(e.Children, 1, &wbxml.Element{Space: ns, Name: "ServerId", Text: pimServerID(folder.ID, k)})
 		case "Change", "Delete":
@@ -689,10 +708,11 @@ func (s *Server) applyPIMCommands(ctx context.Context, r *request, folder store.
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", cmd.Name, sid, err)
 			}
+			s.organize(ctx, r, role, raw, item)
 			if item.Props[pim.PropKind] == string(pim.KindTombstone) {
 				delete(held, k)
 			} else {
-				held[k] = pimEntry{d.UID, d.ModSeq} // the device has its own change already
+				held[k] = pimEntry{uid: d.UID, modseq: d.ModSeq} // the device has its own change already
 			}
 		case "Fetch":
 			m, _, ok, err := s.current(ctx, folder.ID, kind, held, sid)
@@ -726,7 +746,7 @@ func (s *Server) changedItem(role store.Role, cmd *wbxml.Element, raw []byte, na
 	app := cmd.Child(wbxml.NSAirSync, "ApplicationData")
 	inst := cmd.ChildText(wbxml.NSAirSyncBase, "InstanceId")
 	if inst == "" {
-		return s.itemFromDevice(role, app, raw, name)
+		return s.itemFromDevice(role, app, raw, name, "")
 	}
 	if role != store.RoleCalendar {
 		return store.NewMessage{}, fmt.Errorf("%w: InstanceId on a %s item", errConversion, pimClassNames[role])
@@ -757,7 +777,11 @@ func (s *Server) changedItem(role store.Role, cmd *wbxml.Element, raw []byte, na
 // itemFromDevice converts a device's ApplicationData to the store item under name;
 // prevRaw is the stored item a Change replaces (nil for Add). Any error wraps
 // errConversion.
-func (s *Server) itemFromDevice(role store.Role, app *wbxml.Element, prevRaw []byte, name string) (store.NewMessage, error) {
+//
+// self is the address of the user adding a new item: a meeting a device adds with
+// attendees but no organiser is the user's own (devices often leave OrganizerEmail
+// out), so that its invitations go out.
+func (s *Server) itemFromDevice(role store.Role, app *wbxml.Element, prevRaw []byte, name, self string) (store.NewMessage, error) {
 	if app == nil {
 		return store.NewMessage{}, fmt.Errorf("%w: no ApplicationData", errConversion)
 	}
@@ -797,6 +821,13 @@ func (s *Server) itemFromDevice(role store.Role, app *wbxml.Element, prevRaw []b
 		}
 		if cal, err = eventFromDevice(app, prevCal, uid, pim.Limits{}, now); err != nil {
 			return store.NewMessage{}, conv(err)
+		}
+		if prevCal == nil && self != "" {
+			for _, ev := range cal.Children {
+				if ev.Name == ical.CompEvent && len(ev.Props.Values(ical.PropAttendee)) > 0 && ev.Props.Get(ical.PropOrganizer) == nil {
+					ev.Props.Set(&ical.Prop{Name: ical.PropOrganizer, Params: ical.Params{}, Value: "mailto:" + self})
+				}
+			}
 		}
 		return calendarItem(cal, pim.KindEvent, name)
 	case store.RoleContacts:

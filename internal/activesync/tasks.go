@@ -3,8 +3,8 @@ package activesync
 // The Tasks class ([MS-ASTASK] 2.2.2; iOS shows it as Reminders) against RFC 5545
 // VTODOs. Dates come in pairs: StartDate and DueDate are the local wall-clock time
 // written as if UTC, UtcStartDate and UtcDueDate the instant ([MS-ASTASK] 2.2.2.23,
-// 2.2.2.7). A task's recurrence stays in the VTODO untouched by a device's Change but
-// is not sent to devices.
+// 2.2.2.7). A repeating task's rule travels as tasks:Recurrence ([MS-ASTASK] 2.2.2.18)
+// with its Start; Regenerate and DeadOccur are not kept.
 
 import (
 	"fmt"
@@ -47,7 +47,7 @@ func importanceOf(priority string) int {
 }
 
 // renderTask writes a VTODO as Tasks class ApplicationData.
-func renderTask(app *wbxml.Element, cal *ical.Calendar, opts itemOptions) error {
+func renderTask(app *wbxml.Element, cal *ical.Calendar, opts itemOptions, version int) error {
 	ns := wbxml.NSTasks
 	c, _ := splitComponents(cal, ical.CompToDo)
 	if c == nil {
@@ -63,6 +63,16 @@ func renderTask(app *wbxml.Element, cal *ical.Calendar, opts itemOptions) error 
 	if u, w, ok := todoTime(cal, c, ical.PropDue); ok {
 		app.AddText(ns, "UtcDueDate", u.UTC().Format(dateTimeFormat))
 		app.AddText(ns, "DueDate", w.Format(dateTimeFormat))
+	}
+	if rr := c.Props.Get(ical.PropRecurrenceRule); rr != nil {
+		if _, w, ok := todoTime(cal, c, ical.PropDateTimeStart); ok {
+			if rec, err := recurrenceFromRule(rr.Value, w); err == nil {
+				addRecurrence(app, ns, rec, version, func(t time.Time) string { return t.UTC().Format(dateTimeFormat) })
+				e := app.Children[len(app.Children)-1]
+				start := &wbxml.Element{Space: ns, Name: "Start", Text: w.Format(dateTimeFormat)}
+				e.Children = slices.Insert(e.Children, 1, start)
+			}
+		}
 	}
 	done := strings.EqualFold(propValue(c, ical.PropStatus), "COMPLETED") || c.Props.Get(ical.PropCompleted) != nil
 	app.AddText(ns, "Complete", boolText(done))
@@ -122,7 +132,7 @@ func todoReminder(cal *ical.Calendar, c *ical.Component) (time.Time, bool) {
 var todoProps = []string{
 	ical.PropSummary, ical.PropDescription, ical.PropPriority, ical.PropDateTimeStart, ical.PropDue, ical.PropDuration,
 	ical.PropStatus, ical.PropCompleted, ical.PropPercentComplete, ical.PropClass, ical.PropCategories,
-	ical.PropDateTimeStamp, ical.PropSequence, ical.PropLastModified,
+	ical.PropDateTimeStamp, ical.PropSequence, ical.PropLastModified, ical.PropRecurrenceRule,
 }
 
 // todoFromDevice builds the VTODO for a device's Add (prev nil) or Change.
@@ -133,22 +143,7 @@ func todoFromDevice(app *wbxml.Element, prev *ical.Calendar, uid string, now tim
 	if prev != nil {
 		prevTodo, _ = splitComponents(prev, ical.CompToDo)
 	}
-	if prevTodo != nil {
-		for name, props := range prevTodo.Props {
-			if !slices.Contains(todoProps, name) {
-				c.Props[name] = props
-			}
-		}
-		for _, a := range prevTodo.Children {
-			if a.Name != ical.CompAlarm {
-				c.Children = append(c.Children, a)
-			}
-		}
-		seq, _ := strconv.Atoi(propValue(prevTodo, ical.PropSequence))
-		c.Props.SetText(ical.PropSequence, strconv.Itoa(seq+1))
-	} else {
-		c.Props.SetText(ical.PropUID, uid)
-	}
+	carryOver(c, prevTodo, todoProps, uid)
 	c.Props.SetDateTime(ical.PropDateTimeStamp, now.UTC())
 	c.Props.SetDateTime(ical.PropLastModified, now.UTC())
 	if s := app.ChildText(ns, "Subject"); s != "" {
@@ -181,8 +176,33 @@ func todoFromDevice(app *wbxml.Element, prev *ical.Calendar, uid string, now tim
 	if err != nil {
 		return nil, err
 	}
+	recElem := app.Child(ns, "Recurrence")
+	if recElem != nil && !hasStart {
+		// A rule needs a DTSTART: the recurrence's Start, or else the due date.
+		start, hasStart = due, hasDue
+		if s := recElem.ChildText(ns, "Start"); s != "" {
+			if start, err = parseEASTime(s); err != nil {
+				return nil, fmt.Errorf("recurrence Start: %w", err)
+			}
+			hasStart = true
+		}
+		if !hasStart {
+			return nil, fmt.Errorf("a recurring task needs a start or due date")
+		}
+	}
 	if hasStart && hasDue && due.Before(start) {
 		start = due // RFC 5545 3.6.2: DUE may not come before DTSTART
+	}
+	if recElem != nil {
+		rec, err := parseRecurrence(recElem, ns)
+		if err != nil {
+			return nil, err
+		}
+		rule, err := rec.rule(false)
+		if err != nil {
+			return nil, err
+		}
+		c.Props.Set(&ical.Prop{Name: ical.PropRecurrenceRule, Params: ical.Params{}, Value: rule})
 	}
 	if hasStart {
 		c.Props.SetDateTime(ical.PropDateTimeStart, start.UTC())

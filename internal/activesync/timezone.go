@@ -187,22 +187,16 @@ func zoneInfo(loc *time.Location, year int) timeZoneInfo {
 	_, off0 := start.Zone()
 	var changes []time.Time
 	prev := off0
-	for d := 1; d <= 366 && len(changes) < 3; d++ {
-		t := start.AddDate(0, 0, d)
-		if _, off := t.Zone(); off != prev {
-			// The change lies within the last day: narrow it to the minute.
-			lo, hi := t.AddDate(0, 0, -1), t
-			for hi.Sub(lo) > time.Minute {
-				mid := lo.Add(hi.Sub(lo) / 2)
-				if _, o := mid.Zone(); o == prev {
-					lo = mid
-				} else {
-					hi = mid
-				}
-			}
-			changes = append(changes, hi)
+	for t := start; len(changes) < 3; {
+		_, end := t.ZoneBounds()
+		if end.IsZero() || end.Year() > year {
+			break
+		}
+		if _, off := end.Zone(); off != prev { // a change of name alone is no change
+			changes = append(changes, end)
 			prev = off
 		}
+		t = end
 	}
 	stdOff := off0
 	if start.IsDST() {

@@ -47,6 +47,9 @@ type Tokens interface {
 	Bearer(ctx context.Context, login, token string, from auth.Source) (directory.User, error)
 }
 
+// realm is the protection space of the API's challenges (RFC 9110 section 11.5).
+const realm = "Mailroom admin"
+
 // source is where a request signs in from, as the audit log records it.
 func source(r *http.Request) auth.Source {
 	return auth.Source{Protocol: "admin-api", Remote: auth.RemoteHTTP(r.RemoteAddr)}
@@ -75,7 +78,7 @@ func (b Basic) Authenticate(r *http.Request) (int64, error) {
 }
 
 // Challenge asks for Basic credentials for the admin realm.
-func (Basic) Challenge(error) string { return `Basic realm="Mailroom admin"` }
+func (Basic) Challenge(error) string { return `Basic realm="` + realm + `"` }
 
 // Bearer signs administrators in with an OAuth 2.0 access token (RFC 6750 section
 // 2.1), for scripts that hold one instead of a password.
@@ -103,9 +106,9 @@ func (b Bearer) Authenticate(r *http.Request) (int64, error) {
 // section 3.1).
 func (Bearer) Challenge(refused error) string {
 	if errors.Is(refused, auth.ErrBadToken) {
-		return `Bearer realm="Mailroom admin", error="invalid_token"`
+		return `Bearer realm="` + realm + `", error="invalid_token"`
 	}
-	return `Bearer realm="Mailroom admin"`
+	return `Bearer realm="` + realm + `"`
 }
 
 // signInError is a refused sign-in with the status it gets.
@@ -131,6 +134,8 @@ func (a *API) authenticate(r *http.Request) (directory.User, error) {
 	switch {
 	case errors.Is(err, ErrNoCredentials):
 		return directory.User{}, &signInError{http.StatusUnauthorized, "sign in with the credentials of an administrator", err}
+	case errors.Is(err, auth.ErrInsufficientScope):
+		return directory.User{}, &signInError{http.StatusForbidden, "this access token was not issued for the admin API; ask for the scope " + auth.ScopeAdmin, err}
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, directory.ErrBadCredentials):
 		return directory.User{}, &signInError{http.StatusUnauthorized, "invalid login name or password", err}
 	case errors.Is(err, directory.ErrDisabled):
@@ -159,7 +164,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		a.fail(w, r, err)
 		return
 	}
-	if se.status == http.StatusUnauthorized {
+	if !httpauth.InsufficientScope(w.Header(), realm, se.err) && se.status == http.StatusUnauthorized {
 		for _, au := range a.c.Authenticators {
 			if c, ok := au.(Challenger); ok {
 				w.Header().Add("WWW-Authenticate", c.Challenge(se.err))

@@ -25,6 +25,7 @@ func TestBearer(t *testing.T) {
 	_, appPassword, err := e.signIn.NewAppPassword(e.ctx, admin.ID, "script")
 	must(t, err)
 	invalid := []string{`Basic realm="Mailroom admin"`, `Bearer realm="Mailroom admin", error="invalid_token"`}
+	insufficient := []string{`Bearer realm="Mailroom admin", error="insufficient_scope", scope="admin"`}
 	cases := []struct {
 		name          string
 		authorization string
@@ -40,6 +41,10 @@ func TestBearer(t *testing.T) {
 		{"empty", "Bearer ", http.StatusUnauthorized, invalid},
 		{"user gone", "Bearer " + e.issuer.Mint(987654, time.Hour), http.StatusUnauthorized, invalid},
 		{"not an administrator", "Bearer " + e.issuer.Mint(alice.ID, time.Hour), http.StatusForbidden, nil},
+		// RFC 6750 section 3.1: a good token for another service is 403 insufficient_scope.
+		{"IMAP-only token", "Bearer " + e.issuer.MintScoped(admin.ID, time.Hour, auth.ScopeIMAP), http.StatusForbidden, insufficient},
+		{"OpenID-only token", "Bearer " + e.issuer.MintScoped(admin.ID, time.Hour, "openid", "email"), http.StatusForbidden, insufficient},
+		{"admin-only token", "Bearer " + e.issuer.MintScoped(admin.ID, time.Hour, auth.ScopeAdmin), http.StatusOK, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -201,6 +201,9 @@ func (s *Service) password(ctx context.Context, login, password string, from Sou
 // OAUTHBEARER carry one too). login, when not empty, is the name the client says the
 // token is for (the SASL user or authzid); it must be one of the token's user's names.
 //
+// The token must carry one of the scopes of from.Protocol (ScopesFor); a token
+// without one is refused with a *ScopeError.
+//
 // A refusal wraps ErrBadToken and directory.ErrBadCredentials; a disabled user's
 // valid token gives directory.ErrDisabled. Failures count towards the address's
 // lockout, as guessing tokens is guessing passwords.
@@ -225,6 +228,11 @@ func (s *Service) Bearer(ctx context.Context, login, token string, from Source) 
 		return directory.User{}, fmt.Errorf("verify access token: %w", err)
 	}
 	ev.UserID, ev.ClientID = claims.UserID, clip(claims.ClientID, 256)
+	// A token for another service is no guess, so it does not count towards a
+	// lockout; it is refused all the same (RFC 6750 section 3.1, insufficient_scope).
+	if err := checkScope(from.Protocol, claims.Scopes); err != nil {
+		return directory.User{}, s.refuse(ctx, ev, nil, err)
+	}
 	u, err := s.dir.UserByID(ctx, claims.UserID)
 	switch {
 	case errors.Is(err, directory.ErrNotFound):

@@ -34,6 +34,9 @@ type MFAStatus interface {
 
 // Source is where a sign-in attempt comes from: the protocol and the client's address.
 type Source struct {
-	Protocol string // "imap", "pop3", "smtp", "activesync", "oauth", "admin", ...
+	// Protocol is the audit log's name of the service: "imap", "pop3", "smtp",
+	// "activesync", "dav", "autodiscover", "profiles", "admin-api", "web", "oauth".
+	// For a token it also names the scope it needs (ScopesFor).
+	Protocol string
 	Remote   netip.Addr
 }

@@ -93,11 +93,15 @@ type Store interface {
 
 // Config configures a Handler.
 type Config struct {
-	Store  Store
-	Auth   Authenticator
-	GAL    GAL // nil: no global address book
-	Limits pim.Limits
-	Logger *slog.Logger
+	Store Store
+	Auth  Authenticator
+	GAL   GAL // nil: no global address book
+	// Scheduler and Users, both set, make writes of meetings send invitations and
+	// answers, and serve free/busy (RFC 6638, schedule.go); nil: no scheduling.
+	Scheduler Scheduler
+	Users     Users
+	Limits    pim.Limits
+	Logger    *slog.Logger
 }
 
 // Handler serves the DAV tree and the well-known URIs.
@@ -213,16 +217,23 @@ func (q *request) serve() error {
 		return q.delete()
 	case "REPORT":
 		return q.report()
+	case http.MethodPost:
+		return q.post()
 	}
 	q.w.Header().Set("Allow", allow)
 	return errStatus(http.StatusMethodNotAllowed, "%s is not supported here", q.r.Method)
 }
 
-const allow = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR"
+const allow = "OPTIONS, GET, HEAD, PUT, DELETE, POST, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR"
 
-// options advertises the DAV classes (RFC 4918 10.1, RFC 4791 5.1, RFC 6352 6.1).
+// options advertises the DAV classes (RFC 4918 10.1, RFC 4791 5.1, RFC 6352 6.1,
+// RFC 6638 2).
 func (q *request) options() error {
-	q.w.Header().Set("DAV", "1, 3, calendar-access, addressbook, extended-mkcol")
+	classes := "1, 3, calendar-access, addressbook, extended-mkcol"
+	if q.h.scheduling() {
+		classes += ", calendar-auto-schedule"
+	}
+	q.w.Header().Set("DAV", classes)
 	q.w.Header().Set("Allow", allow)
 	q.w.WriteHeader(http.StatusOK)
 	return nil
@@ -245,6 +256,7 @@ const (
 	targetHome
 	targetCollection
 	targetResource
+	targetSchedule // the principal's scheduling inbox or outbox (coll names which)
 )
 
 // target is a parsed request URL.
@@ -286,6 +298,10 @@ func parseTarget(u *url.URL) (target, error) {
 			return target{kind: targetRoot}, nil
 		case 2:
 			return target{kind: targetPrincipal, user: segs[1]}, nil
+		case 3:
+			if segs[2] == inboxName || segs[2] == outboxName {
+				return target{kind: targetSchedule, user: segs[1], coll: segs[2]}, nil
+			}
 		}
 	case string(spaceCalendars), string(spaceAddressbooks):
 		t := target{space: space(segs[0])}

@@ -29,7 +29,8 @@ type env struct {
 	client *http.Client
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the server; each option may complete its configuration.
+func newEnv(t testing.TB, options ...func(*env, *Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -69,7 +70,11 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })
-	h := New(Config{Store: e.store, Auth: Directory{dir}, GAL: Directory{dir}})
+	cfg := Config{Store: e.store, Auth: Directory{dir}, GAL: Directory{dir}}
+	for _, o := range options {
+		o(e, &cfg)
+	}
+	h := New(cfg)
 	mux := http.NewServeMux()
 	h.Register(mux)
 	e.srv = httptest.NewUnstartedServer(mux)

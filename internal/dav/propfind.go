@@ -25,6 +25,7 @@ var allprop = map[targetKind][]xml.Name{
 	targetHome:       {dav("resourcetype"), dav("displayname")},
 	targetCollection: {dav("resourcetype"), dav("displayname"), dav("getctag"), dav("sync-token")},
 	targetResource:   {dav("resourcetype"), dav("getetag"), dav("getcontenttype"), dav("getcontentlength"), dav("getlastmodified")},
+	targetSchedule:   {dav("resourcetype"), dav("displayname")},
 }
 
 // propRequest is what a PROPFIND or REPORT asks for.
@@ -97,6 +98,8 @@ func (q *request) propfind() error {
 		ms.responses = append(ms.responses, pr.respond(q.r.URL.EscapedPath(), targetRoot, q.rootProps))
 	case targetPrincipal:
 		ms.responses = append(ms.responses, pr.respond(principalHref(q.user.Address), targetPrincipal, q.principalProps))
+	case targetSchedule:
+		ms.responses = append(ms.responses, pr.respond(scheduleHref(q.user.Address, q.t.coll), targetSchedule, q.scheduleProps))
 	case targetHome:
 		ms.responses = append(ms.responses, pr.respond(homeHref(q.t.space, q.user.Address), targetHome, q.homeProps))
 		if depth == "1" {
@@ -220,6 +223,9 @@ func (q *request) principalProps(name xml.Name) (string, bool) {
 	case dav("supported-report-set"):
 		return "", true
 	}
+	if v, ok := q.principalScheduleProps(name); ok {
+		return v, true
+	}
 	return q.commonProps(name)
 }
 
@@ -303,7 +309,7 @@ func (q *request) collectionProps(c collection) (propSource, error) {
 			return privileges(true), true
 		case dav("supported-report-set"):
 			if calendar {
-				return supportedReports(caldav("calendar-query"), caldav("calendar-multiget"), dav("sync-collection")), true
+				return supportedReports(caldav("calendar-query"), caldav("calendar-multiget"), caldav("free-busy-query"), dav("sync-collection")), true
 			}
 			return supportedReports(carddav("addressbook-query"), carddav("addressbook-multiget"), dav("sync-collection")), true
 		case caldav("supported-calendar-component-set"):

@@ -41,6 +41,8 @@ func (q *request) report() error {
 		ms, err = q.addressbookQuery(c, root, pr)
 	case root.Name == dav("sync-collection"):
 		ms, err = q.syncCollection(c, root, pr)
+	case root.Name == caldav("free-busy-query") && calendar:
+		return q.freeBusyQuery(root)
 	default:
 		return errCondition(http.StatusForbidden, dav("supported-report"), "the report {%s}%s is not supported on this collection", root.Name.Space, root.Name.Local)
 	}

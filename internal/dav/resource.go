@@ -274,6 +274,7 @@ func (q *request) put() error {
 	}
 	item := obj.Item(q.t.name)
 	status := http.StatusCreated
+	previous := q.storedBody(cur)
 	if cur != nil {
 		if _, err := q.h.cfg.Store.Replace(ctx, cur.id, item); err != nil {
 			return err
@@ -283,6 +284,9 @@ func (q *request) put() error {
 		}
 	} else if _, err := q.h.cfg.Store.Deliver(ctx, item, []store.Placement{{Account: f.Account, Folder: f.ID}}); err != nil {
 		return err
+	}
+	if obj.Kind == pim.KindEvent {
+		q.scheduleChange(previous, data)
 	}
 	q.w.Header().Set("ETag", item.Props[pim.PropETag])
 	q.w.WriteHeader(status)
@@ -331,9 +335,13 @@ func (q *request) delete() error {
 	if err := q.checkConditions(cur.etag); err != nil {
 		return err
 	}
+	previous := q.storedBody(cur)
 	// The tombstone keeps the name for clients that sync later (RFC 6578 3.5.2).
 	if _, err := q.h.cfg.Store.Replace(ctx, cur.id, pim.Tombstone(cur.name, cur.uid)); err != nil {
 		return err
+	}
+	if previous != nil {
+		q.scheduleChange(previous, nil)
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil

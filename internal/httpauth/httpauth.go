@@ -170,6 +170,24 @@ func Challenge(h http.Header, realm string, refused Credentials, bearer bool) {
 	h.Add("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 }
 
+// InsufficientScope sets the Bearer challenge of a token refused for its scope —
+// error="insufficient_scope" with the scope the request needs (RFC 6750 section 3.1)
+// — when err, from SignIn or auth.Service.Bearer, is such a refusal, and reports
+// whether it was. The caller then answers 403, as section 3.1 asks, instead of the
+// 401 of other refusals: the token is good, only not for this service.
+func InsufficientScope(h http.Header, realm string, err error) bool {
+	var se *auth.ScopeError
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := `Bearer realm="` + quote(realm) + `", error="insufficient_scope"`
+	if scope := se.Scope(); scope != "" {
+		c += `, scope="` + quote(scope) + `"`
+	}
+	h.Set("WWW-Authenticate", c)
+	return true
+}
+
 // quote makes s safe inside a quoted-string (RFC 9110 section 5.6.4) by dropping
 // what would need escaping.
 func quote(s string) string {

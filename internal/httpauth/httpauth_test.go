@@ -3,11 +3,14 @@ package httpauth_test
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/directory"
 	"mailroom/internal/httpauth"
 )
 
@@ -96,4 +99,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInsufficientScope: a token refused for its scope gets RFC 6750 section 3.1's
+// insufficient_scope challenge with the scope needed; any other refusal none.
+func TestInsufficientScope(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want string // "": not a refusal for scope
+	}{
+		{"one scope", fmt.Errorf("sign in: %w", &auth.ScopeError{Protocol: "admin-api", Need: []string{"admin"}}),
+			`Bearer realm="Mailroom", error="insufficient_scope", scope="admin"`},
+		{"several scopes", &auth.ScopeError{Protocol: "profiles", Need: []string{"imap", "activesync"}},
+			`Bearer realm="Mailroom", error="insufficient_scope", scope="imap activesync"`},
+		{"no token opens it", &auth.ScopeError{Protocol: "web"}, `Bearer realm="Mailroom", error="insufficient_scope"`},
+		{"bad token", fmt.Errorf("%w: %w", directory.ErrBadCredentials, auth.ErrBadToken), ""},
+		{"no error", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.Header{}
+			if got := httpauth.InsufficientScope(h, "Mailroom", c.err); got != (c.want != "") {
+				t.Fatalf("InsufficientScope = %v", got)
+			}
+			if got := h.Get("WWW-Authenticate"); got != c.want {
+				t.Errorf("challenge %q, want %q", got, c.want)
+			}
+		})
+	}
 }

@@ -172,7 +172,7 @@ func (c *session) loginToken(ctx context.Context, mech string, resp []byte) erro
 	}
 	u, err := c.srv.cfg.Auth.Bearer(ctx, r.Login, r.Token, c.source())
 	if errors.Is(err, directory.ErrBadCredentials) {
-		if _, rerr := c.saslResponse(auth.BearerFailure(mech)); rerr != nil {
+		if _, rerr := c.saslResponse(auth.BearerFailureFor(mech, err)); rerr != nil {
 			if rp := (*reply)(nil); !errors.As(rerr, &rp) || rp.cond == imapwire.BYE {
 				return rerr
 			}

@@ -11,14 +11,20 @@
 //
 // Mailbox names: the user's folders form the personal namespace "" with the
 // delimiter "/"; mailboxes the user holds FullAccess on appear in the other-users
-// namespace as "Shared/<address>/<folder>" (mailbox.go). Folders that hold no mail
+// namespace as "Shared/<address>/<folder>" (mailbox.go), and so do single folders
+// other users share through access control lists (RFC 4314, acl.go, kept by
+// internal/acl), each command checking the rights it needs. Folders that hold no mail
 // (calendars, contacts, tasks, notes) are not shown.
 //
 // Extensions: STARTTLS and LOGINDISABLED, SASL-IR with PLAIN, ID, ENABLE, IDLE,
 // NAMESPACE, UNSELECT, UIDPLUS, MOVE, CONDSTORE, QRESYNC, SPECIAL-USE,
 // CREATE-SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH, SEARCHRES, SORT, THREAD,
-// BINARY, STATUS=SIZE, QUOTA, APPENDLIMIT, LITERAL+ and COMPRESS=DEFLATE, each cited
-// at its handler.
+// BINARY, STATUS=SIZE, QUOTA, APPENDLIMIT, LITERAL+, ACL with RIGHTS=texk and
+// COMPRESS=DEFLATE, each cited at its handler.
+//
+// Memory: a session waiting for its client holds no read or write buffer (they go
+// back to the server's pools), and an IDLE session needs only the goroutine waiting
+// for DONE; the server's idle hub holds one store subscription per account (idle.go).
 //
 // Files follow the command groups: server.go (Config, Serve, Shutdown), session.go
 // (the command loop, states, dispatch), reply.go (tagged responses and codes),
@@ -26,7 +32,8 @@
 // compress.go and inflate.go (COMPRESS), mailbox.go (names, NAMESPACE, CREATE,
 // DELETE, RENAME, SUBSCRIBE, STATUS), list.go (LIST, LSUB), select.go (SELECT,
 // EXAMINE, UNSELECT, CLOSE, QRESYNC, the updates), append.go, copymove.go,
-// expunge.go, idle.go, quota.go, dispatch_msg.go (FETCH, STORE, SEARCH, SORT,
+// expunge.go, idle.go, quota.go, acl.go (SETACL, DELETEACL, GETACL, LISTRIGHTS,
+// MYRIGHTS and the rights checks), dispatch_msg.go (FETCH, STORE, SEARCH, SORT,
 // THREAD). The message data itself is written by fetch.go, search.go, sort.go and
 // thread.go; the wire codec is the imapwire sub-package.
 package imap

@@ -23,15 +23,26 @@ func (c *session) cmdExpunge(ctx context.Context, set *imapwire.SeqSet) error {
 		return no(codeReadOnly, "the mailbox is read-only")
 	}
 	st := c.srv.cfg.Store
-	uids, err := st.Search(ctx, s.mbox.folder.ID, &store.Criteria{Flags: []string{store.FlagDeleted}})
+	crit := &store.Criteria{Flags: []string{store.FlagDeleted}}
+	var in []store.UID
+	if set != nil {
+		var err error
+		if in, err = s.resolve(*set, true); err != nil {
+			return err
+		}
+		if len(in) == 0 {
+			return nil
+		}
+		if !set.Saved {
+			// The store looks at the named UIDs only, not the whole folder.
+			crit.UIDs = s.uidRanges(*set, true)
+		}
+	}
+	uids, err := st.Search(ctx, s.mbox.folder.ID, crit)
 	if err != nil {
 		return storeErr(err, "EXPUNGE")
 	}
 	if set != nil {
-		in, err := s.resolve(*set, true)
-		if err != nil {
-			return err
-		}
 		uids = slices.DeleteFunc(uids, func(u store.UID) bool {
 			_, found := slices.BinarySearch(in, u)
 			return !found

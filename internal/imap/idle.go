@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"mailroom/internal/imap/imapwire"
 	"mailroom/internal/store"
@@ -26,7 +27,8 @@ func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
 	if c.sel != nil {
 		acct := c.sel.mbox.account
 		c.push.Lock()
-		c.push.ctx, c.push.idling = ctx, true
+		c.push.ctx = ctx
+		c.push.idling.Store(true)
 		c.push.Unlock()
 		c.srv.idlers.add(c, acct)
 		stop = func() {
@@ -34,7 +36,8 @@ func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
 			c.srv.idlers.remove(c, acct)
 			// Wait for a push under way, and keep off any still to come.
 			c.push.Lock()
-			c.push.ctx, c.push.idling = nil, false
+			c.push.ctx = nil
+			c.push.idling.Store(false)
 			c.push.Unlock()
 		}
 		// A change made between the last update and the subscription woke no one.
@@ -82,25 +85,21 @@ func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
 }
 
 // pushState is what the idle hub needs of an idling session; its mutex orders the
-// hub's pushes against the session's own writes.
+// hub's pushes against the session's own writes. The flags are atomic so that the
+// hub never waits for a push under way.
 type pushState struct {
 	sync.Mutex
-	idling bool
 	ctx    context.Context
-	queued bool // a push is waiting for the lock; a further wake-up adds nothing
+	idling atomic.Bool
+	queued atomic.Bool // a push is waiting for the lock; a further wake-up adds nothing
 }
 
 // wake has the session write the changes of its selected mailbox, unless a push is
 // already waiting to.
 func (c *session) wake() {
-	c.push.Lock()
-	if c.push.queued || !c.push.idling {
-		c.push.Unlock()
-		return
+	if c.push.idling.Load() && c.push.queued.CompareAndSwap(false, true) {
+		go c.pushUpdates()
 	}
-	c.push.queued = true
-	c.push.Unlock()
-	go c.pushUpdates()
 }
 
 // pushUpdates writes the changes of the selected mailbox during IDLE. A failed write
@@ -108,8 +107,8 @@ func (c *session) wake() {
 func (c *session) pushUpdates() {
 	c.push.Lock()
 	defer c.push.Unlock()
-	c.push.queued = false
-	if !c.push.idling {
+	c.push.queued.Store(false)
+	if !c.push.idling.Load() {
 		return
 	}
 	if err := c.syncSelected(c.push.ctx, true); err != nil {

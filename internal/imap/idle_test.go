@@ -82,3 +82,55 @@ func TestIdleTimeout(t *testing.T) {
 	d := e.loginRaw(t)
 	d.expect(`\* BYE idle for too long, closing connection`)
 }
+
+// TestIdleSeveralSessions checks the idle hub: two sessions idling on the same account
+// both hear of a delivery and of a new keyword; once one has left IDLE, the other still
+// hears of the next change, and the one that left hears of it at its next command.
+func TestIdleSeveralSessions(t *testing.T) {
+	e := newSrvEnv(t)
+	ctx := context.Background()
+	inbox := e.folder(t, e.alice.ID, "INBOX")
+	first := e.deliver(t, e.alice.ID, 0, srvMsg(1, "first"))
+	var cs []*rawClient
+	for range 2 {
+		c := e.loginRaw(t)
+		c.send("s SELECT INBOX")
+		c.until("s")
+		c.send("i IDLE")
+		c.expect(`\+ idling`)
+		cs = append(cs, c)
+	}
+	// waitFor reads lines of c until one is want; generous, as the machine may be busy.
+	waitFor := func(c *rawClient, want string) {
+		t.Helper()
+		for {
+			line, err := c.readLine(10 * time.Second)
+			if err != nil {
+				t.Fatalf("no %q: %v", want, err)
+			}
+			if line == want {
+				return
+			}
+		}
+	}
+	e.deliver(t, e.alice.ID, 0, srvMsg(2, "second"))
+	for _, c := range cs {
+		waitFor(c, "* 2 EXISTS")
+	}
+	if _, err := e.store.StoreFlags(ctx, store.FlagUpdate{Folder: inbox.ID, UIDs: []store.UID{first.UID}, Op: store.FlagsAdd, Flags: []string{"$Later"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		waitFor(c, `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Later)`)
+		waitFor(c, `* 1 FETCH (FLAGS ($Later))`)
+	}
+	cs[0].send("DONE")
+	waitFor(cs[0], "i OK IDLE completed")
+	e.deliver(t, e.alice.ID, 0, srvMsg(3, "third"))
+	waitFor(cs[1], "* 3 EXISTS")
+	cs[0].send("n NOOP")
+	waitFor(cs[0], "* 3 EXISTS")
+	waitFor(cs[0], "n OK NOOP completed")
+	cs[1].send("DONE")
+	waitFor(cs[1], "i OK IDLE completed")
+}

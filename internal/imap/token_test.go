@@ -11,15 +11,18 @@ import (
 
 // imaplibAuthScript signs in with Python's imaplib in each way internal/auth offers,
 // one case per line of stdin: "login USER SECRET WANT" or "xoauth2|oauthbearer USER
-// TOKEN WANT", WANT being ok or the response code of the NO. A refused token must
-// first be answered with the mechanism's error challenge (RFC 7628 section 3.2.2),
-// which the script checks and acknowledges. Arguments: host, implicit-TLS port, CA.
+// TOKEN WANT", WANT being ok or the response code of the NO, optionally followed by
+// "/STATUS", the status the error challenge must carry (by default invalid_token, or
+// XOAUTH2's 401). A refused token must first be answered with the mechanism's error
+// challenge (RFC 7628 section 3.2.2), which the script checks and acknowledges.
+// Arguments: host, implicit-TLS port, CA.
 const imaplibAuthScript = `
 import imaplib, ssl, sys, json
 host, port, cafile = sys.argv[1:4]
 ctx = ssl.create_default_context(cafile=cafile)
 for line in sys.stdin.read().splitlines():
     how, user, secret, want = line.split(' ')
+    want, _, want_status = want.partition('/')
     M = imaplib.IMAP4_SSL(host, int(port), ssl_context=ctx, timeout=10)
     challenges = []
     def respond(challenge, first=[True]):
@@ -50,7 +53,7 @@ for line in sys.stdin.read().splitlines():
         if len(challenges) != 1:
             raise SystemExit('FAIL: %s: challenges %r' % (line, challenges))
         status = json.loads(challenges[0])['status']
-        if status != ('401' if how == 'xoauth2' else 'invalid_token'):
+        if status != (want_status or ('401' if how == 'xoauth2' else 'invalid_token')):
             raise SystemExit('FAIL: %s: error challenge %r' % (line, challenges[0]))
     M.shutdown()
 print('ok')
@@ -88,6 +91,9 @@ func TestImaplibAuthMethods(t *testing.T) {
 		"xoauth2 alice@example.com "+e.tokens.Mint(e.alice.ID, -time.Second)+" AUTHENTICATIONFAILED",
 		"oauthbearer alice@example.com forged.token.value AUTHENTICATIONFAILED",
 		"xoauth2 bob@example.com "+good+" AUTHENTICATIONFAILED",
+		// A token for another service only: RFC 7628's insufficient_scope, then NO.
+		"oauthbearer alice@example.com "+e.tokens.MintScoped(e.alice.ID, time.Hour, "smtp")+" AUTHENTICATIONFAILED/insufficient_scope",
+		"xoauth2 alice@example.com "+e.tokens.MintScoped(e.alice.ID, time.Hour, "smtp")+" AUTHENTICATIONFAILED/403",
 	)
 	if _, err := e.auth.RevokeAppPassword(ctx, e.alice.ID, "Thunderbird"); err != nil {
 		t.Fatal(err)

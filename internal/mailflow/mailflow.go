@@ -37,11 +37,19 @@ type Queue interface {
 	Enqueue(ctx context.Context, m queue.Message) (int64, error)
 }
 
+// DeliveryHook hears of every message stored in local mailboxes, after the store has
+// it, as the SMTP server's hook does (internal/scheduling processes invitations from
+// it); it must not block or fail the delivery.
+type DeliveryHook interface {
+	Delivered(ctx context.Context, d []store.Delivered)
+}
+
 // Flow routes messages.
 type Flow struct {
 	Directory Directory
 	Mailboxes Mailboxes
 	Queue     Queue
+	Delivered DeliveryHook // nil: no one hears of local deliveries
 	Logger    *slog.Logger
 }
 
@@ -99,8 +107,12 @@ func (f *Flow) Route(ctx context.Context, from string, rcpts []string, raw []byt
 
 func (f *Flow) deliver(ctx context.Context, from string, p Plan, raw []byte) error {
 	if len(p.Local) > 0 {
-		if _, err := f.Mailboxes.Deliver(ctx, store.NewMessage{Raw: raw}, p.Local); err != nil {
+		d, err := f.Mailboxes.Deliver(ctx, store.NewMessage{Raw: raw}, p.Local)
+		if err != nil {
 			return fmt.Errorf("local delivery: %w", err)
+		}
+		if f.Delivered != nil {
+			f.Delivered.Delivered(ctx, d)
 		}
 	}
 	if len(p.Remote) > 0 {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"mailroom/internal/auth"
 )
 
 // BuiltinClientID is the public client every installation has: the mail apps on
@@ -20,17 +22,21 @@ import (
 // browser and a loopback redirect (RFC 8252), or with a device code.
 const BuiltinClientID = "mailroom-mail"
 
-// Scopes of the mail protocols, named as auth.Source names the protocol, so that a
-// token's scopes say directly which protocols it opens.
+// Scopes of the services, named as auth.Source names the protocol (the admin API's
+// is "admin"), so that a token's scopes say directly which services it opens;
+// auth.Service.Bearer checks them (auth.ScopesFor).
 const (
-	ScopeIMAP       = "imap"
-	ScopePOP3       = "pop3"
-	ScopeSMTP       = "smtp"
-	ScopeActiveSync = "activesync"
+	ScopeIMAP       = auth.ScopeIMAP
+	ScopePOP3       = auth.ScopePOP3
+	ScopeSMTP       = auth.ScopeSMTP
+	ScopeActiveSync = auth.ScopeActiveSync
+	ScopeDAV        = auth.ScopeDAV
+	ScopeAdmin      = auth.ScopeAdmin
 )
 
-// mailScopes are the scopes a client may ask for besides OpenID Connect's.
-var mailScopes = []string{ScopeIMAP, ScopePOP3, ScopeSMTP, ScopeActiveSync}
+// mailScopes are the scopes any client, the built-in one and the device grant
+// included, may ask for besides OpenID Connect's.
+var mailScopes = auth.Scopes()
 
 // builtinRedirectGlobs accept any loopback address, any port and any path: RFC 8252
 // section 7.3 has the app pick a free port at run time, and apps differ in the path

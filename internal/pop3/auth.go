@@ -178,7 +178,7 @@ func (c *session) loginToken(ctx context.Context, mech string, resp []byte) erro
 	}
 	u, err := c.srv.cfg.Auth.Bearer(ctx, r.Login, r.Token, c.source())
 	if errors.Is(err, directory.ErrBadCredentials) {
-		if _, rerr := c.saslStep(string(auth.BearerFailure(mech)), nil); rerr != nil {
+		if _, rerr := c.saslStep(string(auth.BearerFailureFor(mech, err)), nil); rerr != nil {
 			if rp := (*reply)(nil); !errors.As(rerr, &rp) || rp.hangup {
 				return rerr
 			}

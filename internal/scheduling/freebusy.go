@@ -170,6 +170,20 @@ func Merged(periods []Period, start, end time.Time, slot time.Duration) string {
 // VFreeBusy renders periods as the VFREEBUSY of a CalDAV free-busy answer (RFC 4791
 // 7.10, RFC 6638 3.2.1's schedule-response) for who over [start, end).
 func VFreeBusy(periods []Period, who string, start, end, now time.Time) ([]byte, error) {
+	return encode(freeBusyCalendar(periods, who, start, end, now))
+}
+
+// FreeBusyReply renders periods as the iTIP REPLY to organizer's VFREEBUSY request about
+// who (RFC 5546 3.3.2), as a CalDAV scheduling outbox POST answers it (RFC 6638 3.2.1 and
+// draft-desruisseaux-caldav-sched-04 6.1.2).
+func FreeBusyReply(periods []Period, organizer, who string, start, end, now time.Time) ([]byte, error) {
+	cal := freeBusyCalendar(periods, who, start, end, now)
+	set(cal.Children[0], ical.PropOrganizer, "mailto:"+organizer)
+	return withMethod(cal, MethodReply)
+}
+
+// freeBusyCalendar is a VCALENDAR with the one VFREEBUSY of periods.
+func freeBusyCalendar(periods []Period, who string, start, end, now time.Time) *ical.Calendar {
 	cal := newCalendar()
 	fb := ical.NewComponent(ical.CompFreeBusy)
 	fb.Props.SetDateTime(ical.PropDateTimeStamp, now.UTC())
@@ -191,7 +205,7 @@ func VFreeBusy(periods []Period, who string, start, end, now time.Time) ([]byte,
 		fb.Props.Add(prop)
 	}
 	cal.Children = append(cal.Children, fb)
-	return encode(cal)
+	return cal
 }
 
 func maxTime(a, b time.Time) time.Time {

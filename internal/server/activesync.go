@@ -32,13 +32,18 @@ func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*
 // activeSync builds the ActiveSync server over an opened profile service, CA, sign-in
 // service and meeting scheduler.
 func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service, sched *scheduling.Service) (*activesync.Server, error) {
+	// What SendMail delivers locally reaches the scheduler as SMTP's local deliveries
+	// do, so an invitation to a colleague lands in their calendar. The scheduler's own
+	// flow (in.Flow) has no hook: it files its invitations itself.
+	flow := *in.Flow
+	flow.Delivered = sched
 	return activesync.New(ctx, activesync.Config{
 		Store:     in.Store,
 		Directory: in.Directory,
 		Auth:      signIn,
 		DB:        in.DB,
 		Submitter: &mailflow.Submitter{
-			Flow:    in.Flow,
+			Flow:    &flow,
 			Senders: in.Directory,
 			Signer:  dkimSigner{in.Directory, log},
 			Store:   in.Store,

@@ -33,6 +33,7 @@ import (
 	"mailroom/internal/pop3"
 	"mailroom/internal/profiles"
 	"mailroom/internal/retention"
+	"mailroom/internal/scheduling"
 	"mailroom/internal/tlsconf"
 	"mailroom/internal/web"
 )
@@ -134,7 +135,7 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		return err
 	}
 	web := &http.Server{
-		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads, admin, console, enrolment, authz, calDAV(in, signIn, log))),
+		Handler:           m.instrument(routes(in, reg, auto, easRoute{eas}, downloads, admin, console, enrolment, authz, calDAV(in, signIn, sched, log))),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -286,7 +287,9 @@ func Issuer(c config.Config) string {
 }
 
 // calDAV builds the CalDAV and CardDAV server over the store, signing users in
-// through signIn and listing the global address list through the directory.
-func calDAV(in *instance.Instance, signIn *auth.Service, log *slog.Logger) *dav.Handler {
-	return dav.New(dav.Config{Store: in.Store, Auth: dav.SignIn{Auth: signIn}, GAL: dav.Directory{Dir: in.Directory}, Logger: log.With("component", "dav")})
+// through signIn, listing the global address list through the directory and
+// scheduling meetings through sched.
+func calDAV(in *instance.Instance, signIn *auth.Service, sched *scheduling.Service, log *slog.Logger) *dav.Handler {
+	return dav.New(dav.Config{Store: in.Store, Auth: dav.SignIn{Auth: signIn}, GAL: dav.Directory{Dir: in.Directory},
+		Scheduler: sched, Users: in.Directory, Logger: log.With("component", "dav")})
 }

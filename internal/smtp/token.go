@@ -47,7 +47,7 @@ func (t *tokenServer) Next(response []byte) (challenge []byte, done bool, err er
 	u, err := t.verify(r.Login, r.Token)
 	if err != nil && errors.Is(err, directory.ErrBadCredentials) {
 		t.login, t.refused = r.Login, err
-		return auth.BearerFailure(t.mech), false, nil
+		return auth.BearerFailureFor(t.mech, err), false, nil
 	}
 	return nil, true, t.finish(r.Login, u, err)
 }

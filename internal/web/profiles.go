@@ -287,9 +287,17 @@ func (h *Handler) showMe(w http.ResponseWriter, r *http.Request, s *session, cod
 }
 
 // downloadProfile delivers the signed profile that applies to the signed-in user and
-// records the download, which the status table counts as delivered.
+// records the download, which the status table counts as delivered. A profile with a
+// derived credential needs a second factor given in this session within
+// profiles.MaxProofAge; without one the user is asked for it (pathVerify).
 func (h *Handler) downloadProfile(w http.ResponseWriter, r *http.Request, s *session) {
-	d, err := h.cfg.Profiles.Build(r.Context(), s.user.ID, false)
+	d, err := h.cfg.Profiles.BuildProven(r.Context(), s.user.ID, false, h.proof(s))
+	if errors.Is(err, profiles.ErrProofRequired) {
+		h.log.Info("self-service: derived credential refused without a recent second factor", "user", s.user.Address)
+		h.render(w, http.StatusForbidden, "proof", view{Title: "Two-step verification needed", Section: "me", User: s.user, CSRF: s.csrf,
+			Data: err.Error()})
+		return
+	}
 	if err == nil {
 		err = h.cfg.Profiles.RecordDownload(r.Context(), d.Profile, d.Version, s.user.ID)
 	}

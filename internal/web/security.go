@@ -21,12 +21,15 @@ type AppPasswords interface {
 	SetPasswordWithMFA(ctx context.Context, userID int64, allow bool) error
 }
 
-// MFA is what the console reads and changes of second factors; *oauth.Store has it.
-// Enrolment itself happens on the OAuth sign-in page (internal/oauth), never here.
+// MFA is what the console reads and changes of second factors, and how its sign-in
+// checks and enrols them; *oauth.Store has it, so the console and the OAuth sign-in
+// page share one TOTP implementation and one record of used codes.
 type MFA interface {
 	Status(ctx context.Context, userID int64, groupIDs []int64) (oauth.MFAStatus, error)
 	SetMFARequired(ctx context.Context, principalID int64, kind string, required bool) error
 	ResetMFA(ctx context.Context, userID int64) error
+	Verify(ctx context.Context, userID int64, code string) (string, error)
+	Enrol(ctx context.Context, userID int64, e oauth.Enrolment, code string) ([]string, error)
 }
 
 // security is what the self-service page and the administrator's user page show of

@@ -95,6 +95,8 @@ func TestAdminMFA(t *testing.T) {
 	c := newConsole(t)
 	ctx := context.Background()
 	admin := c.signIn("admin@example.test")
+	// Signed in before the requirement: from now on the user enrols at sign-in.
+	user := c.signIn("user@example.test")
 	const path = "/admin/users/user@example.test/mfa"
 	if code, body := admin.post(path, url.Values{"action": {"require"}}); code != http.StatusSeeOther {
 		t.Fatalf("require: HTTP %d\n%s", code, body)
@@ -102,7 +104,6 @@ func TestAdminMFA(t *testing.T) {
 	if _, body, _ := admin.do(http.MethodGet, "/admin/users/user@example.test", nil); !strings.Contains(body, "Required for this user") || !strings.Contains(body, `id="mfa-unrequire"`) {
 		t.Errorf("user page after require:\n%s", body)
 	}
-	user := c.signIn("user@example.test")
 	if _, body, _ := user.do(http.MethodGet, "/me/", nil); !strings.Contains(body, "Your organisation requires it") {
 		t.Errorf("self-service page of a user who must use MFA:\n%s", body)
 	}

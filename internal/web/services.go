@@ -87,7 +87,7 @@ type Profiles interface {
 	Unassign(ctx context.Context, name, group string) error
 	Status(ctx context.Context, name string) ([]profiles.UserStatus, error)
 	Resolve(ctx context.Context, userID int64) (profiles.Resolution, error)
-	Build(ctx context.Context, userID int64, unsigned bool) (profiles.Delivery, error)
+	BuildProven(ctx context.Context, userID int64, unsigned bool, proof profiles.Proof) (profiles.Delivery, error)
 	RecordDownload(ctx context.Context, profile string, version int, userID int64) error
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -12,8 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/directory"
 )
 
@@ -27,6 +26,15 @@ type session struct {
 	tokenHash string
 	csrf      string
 	user      directory.User
+	// mfaAt is when the user last gave their second factor in this session (zero:
+	// never; the password alone signed them in).
+	mfaAt time.Time
+	// stage is where a half sign-in stands (stageCode, stageEnrol), "" once the user
+	// is signed in; pendingTOTP (enrolment), failures and next belong to it.
+	stage       string
+	pendingTOTP string
+	failures    int
+	next        string
 }
 
 // newToken returns a random token of 256 bits in base32.
@@ -39,17 +47,29 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// startSession stores a new session for user and returns the cookie value. Expired
+// startSession stores a new session for user and returns the cookie value; mfaAt is
+// when the user gave their second factor (zero: not at this sign-in). Expired
 // sessions of everyone are swept out on the way, so the table does not grow.
-func (h *Handler) startSession(ctx context.Context, userID int64) (token string, err error) {
+func (h *Handler) startSession(ctx context.Context, userID int64, mfaAt time.Time) (token string, err error) {
+	var at int64
+	if !mfaAt.IsZero() {
+		at = mfaAt.UnixMicro()
+	}
+	return h.insertSession(ctx, session{user: directory.User{ID: userID}}, at, h.cfg.SessionTTL)
+}
+
+// insertSession stores s (its user, stage and what belongs to the stage) as a new
+// session that lasts ttl, and returns the cookie value.
+func (h *Handler) insertSession(ctx context.Context, s session, mfaAt int64, ttl time.Duration) (token string, err error) {
 	token, csrf := newToken(), newToken()
 	now := h.now()
 	err = h.cfg.DB.WriteTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE expires <= $1`, now.UnixMicro()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (token_hash, user_id, csrf, created, expires) VALUES ($1, $2, $3, $4, $5)`,
-			hashToken(token), userID, csrf, now.UnixMicro(), now.Add(h.cfg.SessionTTL).UnixMicro())
+		_, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (token_hash, user_id, csrf, created, expires, stage, mfa_at, pending_totp, next_path)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			hashToken(token), s.user.ID, csrf, now.UnixMicro(), now.Add(ttl).UnixMicro(), s.stage, mfaAt, s.pendingTOTP, s.next)
 		return err
 	})
 	if err != nil {
@@ -62,21 +82,35 @@ func (h *Handler) startSession(ctx context.Context, userID int64) (token string,
 // sign in.
 var errNoSession = errors.New("not signed in")
 
-// lookup returns the session of the request's cookie.
+// lookup returns the session of the request's cookie, of a user who is signed in: a
+// half sign-in, still waiting for the second factor, is errNoSession here.
 func (h *Handler) lookup(r *http.Request) (*session, error) {
+	s, err := h.lookupAny(r)
+	if err == nil && s.stage != "" {
+		return nil, errNoSession
+	}
+	return s, err
+}
+
+// lookupAny returns the session of the request's cookie, signed in or half.
+func (h *Handler) lookupAny(r *http.Request) (*session, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, errNoSession
 	}
 	s := &session{tokenHash: hashToken(c.Value)}
-	var userID int64
-	err = h.cfg.DB.Read().QueryRowContext(r.Context(), `SELECT user_id, csrf FROM web_sessions WHERE token_hash = $1 AND expires > $2`,
-		s.tokenHash, h.now().UnixMicro()).Scan(&userID, &s.csrf)
+	var userID, mfaAt int64
+	err = h.cfg.DB.Read().QueryRowContext(r.Context(), `SELECT user_id, csrf, stage, mfa_at, pending_totp, failures, next_path
+		FROM web_sessions WHERE token_hash = $1 AND expires > $2`,
+		s.tokenHash, h.now().UnixMicro()).Scan(&userID, &s.csrf, &s.stage, &mfaAt, &s.pendingTOTP, &s.failures, &s.next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoSession
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up session: %w", err)
+	}
+	if mfaAt != 0 {
+		s.mfaAt = time.UnixMicro(mfaAt)
 	}
 	s.user, err = h.cfg.Directory.UserByID(r.Context(), userID)
 	if errors.Is(err, directory.ErrNotFound) || (err == nil && (!s.user.Enabled || s.user.Kind != directory.KindUser)) {
@@ -139,7 +173,7 @@ func (h *Handler) signedIn(rt route) http.Handler {
 				}
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
-			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
+			if !sameToken(r.PostFormValue("csrf"), s.csrf) {
 				h.log.Warn("console: CSRF token missing or wrong", "user", s.user.Address, "path", r.URL.Path)
 				h.render(w, http.StatusForbidden, "error", view{Title: "Forbidden", User: s.user, CSRF: s.csrf,
 					Data: "The form was not sent from this session's page (CSRF check failed). Reload the page and try again."})
@@ -151,8 +185,15 @@ func (h *Handler) signedIn(rt route) http.Handler {
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
-	if s, err := h.lookup(r); err == nil {
-		redirect(w, r, landing(s.user, r.URL.Query().Get("next")))
+	if s, err := h.lookupAny(r); err == nil {
+		switch s.stage {
+		case "":
+			redirect(w, r, landing(s.user, r.URL.Query().Get("next")))
+		case stageEnrol:
+			redirect(w, r, pathEnrol)
+		default:
+			redirect(w, r, pathCode)
+		}
 		return
 	}
 	h.render(w, http.StatusOK, "signin", view{Title: "Sign in", Form: url.Values{"next": {r.URL.Query().Get("next")}}})
@@ -167,7 +208,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			Errors: map[string]string{"login": "Give your e-mail address and password."}})
 		return
 	}
-	u, err := h.cfg.Passwords.CheckPassword(r.Context(), login, password, auth.Source{Protocol: "web", Remote: auth.RemoteHTTP(r.RemoteAddr)})
+	u, err := h.cfg.Passwords.CheckPassword(r.Context(), login, password, source(r))
 	if err != nil {
 		if !errors.Is(err, directory.ErrBadCredentials) && !errors.Is(err, directory.ErrDisabled) {
 			h.log.Error("console sign-in", "err", err)
@@ -179,15 +220,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			Errors: map[string]string{"login": "Wrong e-mail address or password."}})
 		return
 	}
-	token, err := h.startSession(r.Context(), u.ID)
-	if err != nil {
+	if err := h.afterPassword(w, r, u, r.PostFormValue("next")); err != nil {
 		h.log.Error("console sign-in", "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
 	}
-	h.log.Info("console sign-in", "user", u.Address, "admin", u.Admin, "remote", r.RemoteAddr)
-	h.setCookie(w, token, int(h.cfg.SessionTTL.Seconds()))
-	redirect(w, r, landing(u, r.PostFormValue("next")))
 }
 
 // landing is where a user goes after signing in: the page they asked for if it is

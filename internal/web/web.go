@@ -39,10 +39,13 @@ var migrationFiles embed.FS
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// PasswordChecker checks a user's own password at sign-in (never an app password):
-// *auth.Service's CheckPassword, with lockout and audit.
+// PasswordChecker checks a user's own password at sign-in (never an app password)
+// and then their second-factor code, each with lockout and audit, and records what
+// else the sign-in does (an enrolment); *auth.Service has it.
 type PasswordChecker interface {
 	CheckPassword(ctx context.Context, login, password string, from auth.Source) (directory.User, error)
+	SecondFactor(ctx context.Context, userID int64, code string, check auth.CodeCheck, from auth.Source) (string, error)
+	Audit(ctx context.Context, ev auth.Event) error
 }
 
 // Config is what the console needs. Every service is required.
@@ -218,6 +221,8 @@ func (h *Handler) routes() []route {
 		u("POST /me/app-passwords", h.addAppPassword),
 		u("POST /me/app-passwords/revoke", h.revokeAppPassword),
 		u("POST /me/signout", h.signOut),
+		u("GET "+pathVerify, h.verifyPage),
+		u("POST "+pathVerify, h.verify),
 	}
 }
 
@@ -229,12 +234,20 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("GET /me/signin", h.secure(http.HandlerFunc(h.signInPage)))
 	mux.Handle("POST /me/signin", protect.Handler(h.secure(http.HandlerFunc(h.signIn))))
+	mux.Handle("GET "+pathCode, h.secure(http.HandlerFunc(h.codePage)))
+	mux.Handle("POST "+pathCode, protect.Handler(h.secure(http.HandlerFunc(h.code))))
+	mux.Handle("GET "+pathEnrol, h.secure(http.HandlerFunc(h.enrolPage)))
+	mux.Handle("POST "+pathEnrol, protect.Handler(h.secure(http.HandlerFunc(h.enrol))))
 	mux.Handle("GET /me/static/", h.secure(http.StripPrefix("/me/", http.FileServerFS(assets))))
 	// Anything else under the two prefixes is not found, but only over HTTPS and
 	// without telling an anonymous caller more.
 	mux.Handle("/admin/", h.secure(http.NotFoundHandler()))
 	mux.Handle("/me/", h.secure(http.NotFoundHandler()))
 }
+
+// contentSecurityPolicy lets pages load nothing but the console's own style sheet
+// and images, and be framed by no one.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // secure refuses plain HTTP, where a password or session cookie would cross in the
 // clear, and sets the headers every page gets.
@@ -245,7 +258,7 @@ func (h *Handler) secure(next http.Handler) http.Handler {
 			return
 		}
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")

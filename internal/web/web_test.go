@@ -93,7 +93,7 @@ func openNode(t *testing.T, dir string) *console {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, err := profiles.New(ctx, in.DB, profiles.Options{Hostname: "mail.example.test", Directory: in.Directory, CA: ca})
+	prof, err := profiles.New(ctx, in.DB, profiles.Options{Config: profiles.Config{DerivedCredentials: true}, Hostname: "mail.example.test", Directory: in.Directory, CA: ca})
 	if err != nil {
 		t.Fatal(err)
 	}

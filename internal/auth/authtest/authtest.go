@@ -19,8 +19,8 @@ import (
 	"mailroom/internal/auth"
 )
 
-// Issuer mints access tokens "userid.expiry.mac" under a random key and verifies them;
-// it is an auth.TokenVerifier.
+// Issuer mints access tokens "userid.expiry.scopes.mac" (scopes joined by "+") under
+// a random key and verifies them; it is an auth.TokenVerifier.
 type Issuer struct {
 	key []byte
 	now func() time.Time
@@ -36,10 +36,15 @@ func NewIssuer(now func() time.Time) *Issuer {
 	return &Issuer{key: k, now: now}
 }
 
-// Mint returns a token for the user that expires after valid (negative: already
-// expired).
+// Mint returns a token for the user, with every scope of auth.Scopes, that expires
+// after valid (negative: already expired).
 func (i *Issuer) Mint(userID int64, valid time.Duration) string {
-	body := strconv.FormatInt(userID, 10) + "." + strconv.FormatInt(i.now().Add(valid).Unix(), 10)
+	return i.MintScoped(userID, valid, auth.Scopes()...)
+}
+
+// MintScoped is Mint with the given scopes only.
+func (i *Issuer) MintScoped(userID int64, valid time.Duration, scopes ...string) string {
+	body := strconv.FormatInt(userID, 10) + "." + strconv.FormatInt(i.now().Add(valid).Unix(), 10) + "." + strings.Join(scopes, "+")
 	return body + "." + i.mac(body)
 }
 
@@ -52,7 +57,7 @@ func (i *Issuer) mac(body string) string {
 // VerifyAccessToken implements auth.TokenVerifier.
 func (i *Issuer) VerifyAccessToken(_ context.Context, token string) (auth.TokenClaims, error) {
 	parts := strings.Split(token, ".")
-	if len(parts) != 3 || !hmac.Equal([]byte(i.mac(parts[0]+"."+parts[1])), []byte(parts[2])) {
+	if len(parts) != 4 || !hmac.Equal([]byte(i.mac(strings.Join(parts[:3], "."))), []byte(parts[3])) {
 		return auth.TokenClaims{}, fmt.Errorf("%w: not minted here", auth.ErrBadToken)
 	}
 	id, err1 := strconv.ParseInt(parts[0], 10, 64)
@@ -63,7 +68,11 @@ func (i *Issuer) VerifyAccessToken(_ context.Context, token string) (auth.TokenC
 	if i.now().Unix() >= exp {
 		return auth.TokenClaims{}, fmt.Errorf("%w: expired", auth.ErrBadToken)
 	}
-	return auth.TokenClaims{UserID: id, ClientID: "authtest", Expiry: time.Unix(exp, 0)}, nil
+	var scopes []string
+	if parts[2] != "" {
+		scopes = strings.Split(parts[2], "+")
+	}
+	return auth.TokenClaims{UserID: id, ClientID: "authtest", Scopes: scopes, Expiry: time.Unix(exp, 0)}, nil
 }
 
 // MFA is an auth.MFAStatus whose answers a test sets.

@@ -22,7 +22,8 @@ const (
 // more CPU than the deliveries themselves (2026-11-25: 70% of the server's CPU while
 // it took 10 KB messages over SMTP). So the indexer waits for deliveries to pause for
 // indexQuiet, or at most indexMaxLag after the first one it has not indexed, and then
-// indexes everything pending in batches.
+// indexes everything pending in batches, pausing indexQuiet between two batches while
+// deliveries go on.
 const (
 	indexQuiet  = 250 * time.Millisecond
 	indexMaxLag = 10 * time.Second
@@ -57,6 +58,17 @@ func (s *Store) index(ctx context.Context) {
 			}
 			if !more {
 				break
+			}
+			// Deliveries still coming: give them the write lock for a while between
+			// batches, so that indexing takes a bounded share of it.
+			select {
+			case <-s.indexWake:
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(indexQuiet):
+				}
+			default:
 			}
 		}
 	}
