@@ -7,8 +7,8 @@ import (
 )
 
 // TestBearerAndAppPassword signs in with an OAuth bearer token (RFC 6750 section 2.1)
-// and with an app password over HTTP Basic, and checks the refusal of a bad token
-// (RFC 6750 section 3.1).
+// and with an app password over HTTP Basic, and checks the refusal of a bad token and
+// of a good one without the activesync scope (RFC 6750 section 3.1).
 func TestBearerAndAppPassword(t *testing.T) {
 	e := newEnv(t)
 	_, secret, err := e.auth.NewAppPassword(e.ctx, e.alice.ID, "iPhone Mail")
@@ -27,6 +27,8 @@ func TestBearerAndAppPassword(t *testing.T) {
 			challenge: `Bearer realm="Mailroom", error="invalid_token"`},
 		{name: "forged token", authz: "Bearer a.b.c", want: http.StatusUnauthorized,
 			challenge: `Bearer realm="Mailroom", error="invalid_token"`},
+		{name: "token for IMAP only", authz: "Bearer " + e.tokens.MintScoped(e.alice.ID, time.Hour, "imap"), want: http.StatusForbidden,
+			challenge: `Bearer realm="Mailroom", error="insufficient_scope", scope="activesync"`},
 		{name: "wrong password", password: "not the password", want: http.StatusUnauthorized, challenge: `Basic realm="Mailroom"`},
 	}
 	for _, tt := range tests {

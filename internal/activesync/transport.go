@@ -19,6 +19,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/directory"
+	"mailroom/internal/httpauth"
 	"mailroom/internal/store"
 	"mailroom/internal/wbxml"
 )
@@ -489,6 +490,12 @@ func (s *Server) authenticate(w http.ResponseWriter, hr *http.Request, queryUser
 	case err != nil && !errors.Is(err, directory.ErrBadCredentials):
 		s.log.Error("authenticate", "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return directory.User{}, false
+	case bearer && httpauth.InsufficientScope(w.Header(), "Mailroom", err):
+		// A good token for other services: 403 (RFC 6750 section 3.1), which
+		// [MS-ASHTTP] also gives a user not enabled for ActiveSync.
+		s.log.Info("token refused for its scope", "remote", hr.RemoteAddr, "err", err)
+		http.Error(w, "the access token does not grant ActiveSync", http.StatusForbidden)
 		return directory.User{}, false
 	case bearer:
 		s.log.Info("token refused", "remote", hr.RemoteAddr, "err", err)

@@ -41,6 +41,8 @@ func TestSignInMethods(t *testing.T) {
 		{"tampered token", "", "", "Bearer " + tampered, 401, []string{basic, `Bearer realm="mail.example.test", error="invalid_token"`}},
 		{"malformed token", "", "", `Bearer "quoted"`, 401, []string{basic, `Bearer realm="mail.example.test", error="invalid_token"`}},
 		{"token of no user", "", "", "Bearer " + e.issuer.Mint(99999, time.Hour), 401, []string{basic, `Bearer realm="mail.example.test", error="invalid_token"`}},
+		{"token for OpenID only", "", "", "Bearer " + e.issuer.MintScoped(a.ID, time.Hour, "openid"), 403,
+			[]string{`Bearer realm="mail.example.test", error="insufficient_scope", scope="imap pop3 smtp activesync dav"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

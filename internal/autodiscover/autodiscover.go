@@ -144,6 +144,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (director
 		return u, creds, true
 	case errors.Is(err, httpauth.ErrNoCredentials):
 		h.unauthorized(w, creds)
+	case httpauth.InsufficientScope(w.Header(), h.hostname, err):
+		// A good token that grants no mail service (RFC 6750 section 3.1).
+		h.log.Info("token refused for its scope", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
+		http.Error(w, "the access token grants no mail service", http.StatusForbidden)
 	case httpauth.Refused(err), errors.Is(err, directory.ErrDisabled):
 		h.log.Info("login refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		h.unauthorized(w, creds)

@@ -173,7 +173,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authenticate checks HTTP Basic credentials (RFC 7617) or, when the Authenticator
 // takes them, a bearer token (RFC 6750 section 2.1); it has answered when it returns
-// false. A refused token's challenge says invalid_token (RFC 6750 section 3.1).
+// false. A refused token's challenge says invalid_token, or insufficient_scope with 403
+// for a good token without the dav scope (RFC 6750 section 3.1).
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
 	creds, perr := httpauth.Parse(r.Header.Get("Authorization"))
 	tokens, takesTokens := h.cfg.Auth.(TokenAuthenticator)
@@ -192,6 +193,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principa
 	}
 	if !errors.Is(err, ErrBadCredentials) {
 		writeError(w, h.log, r, err)
+		return Principal{}, false
+	}
+	if httpauth.InsufficientScope(w.Header(), "Mailroom", err) {
+		// A good token without the dav scope (RFC 6750 section 3.1).
+		writeError(w, h.log, r, errStatus(http.StatusForbidden, "the access token does not grant calendars and contacts"))
 		return Principal{}, false
 	}
 	httpauth.Challenge(w.Header(), "Mailroom", creds, takesTokens && tokens.TokensEnabled())

@@ -77,6 +77,8 @@ func TestSignInService(t *testing.T) {
 		{"tampered token", "", "", "Bearer x" + valid, http.StatusUnauthorized, invalid},
 		{"malformed token", "", "", "Bearer {json}", http.StatusUnauthorized, invalid},
 		{"disabled user's token", "", "", "Bearer " + issuer.Mint(carol.ID, time.Hour), http.StatusUnauthorized, invalid},
+		{"token for IMAP only", "", "", "Bearer " + issuer.MintScoped(e.alice.ID, time.Hour, "imap"), http.StatusForbidden,
+			[]string{`Bearer realm="Mailroom", error="insufficient_scope", scope="dav"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -59,6 +59,11 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, httpauth.ErrNoCredentials) {
 			h.log.Info("profile download refused", "remote", r.RemoteAddr, "err", err)
 		}
+		if httpauth.InsufficientScope(w.Header(), "Mailroom", err) {
+			// A good token that grants no mail service (RFC 6750 section 3.1).
+			http.Error(w, "the access token grants no mail service", http.StatusForbidden)
+			return
+		}
 		httpauth.Challenge(w.Header(), "Mailroom", creds, h.auth.TokensEnabled())
 		http.Error(w, "sign in with your e-mail address and password", http.StatusUnauthorized)
 		return

@@ -87,6 +87,8 @@ func TestDownloadOverHTTPS(t *testing.T) {
 		{"expired token", srv.URL, "", "", http.StatusUnauthorized, "sign in", "Bearer " + issuer.Mint(e.users["bob"].ID, -time.Second), invalidToken},
 		{"tampered token", srv.URL, "", "", http.StatusUnauthorized, "sign in", bobs + "x", invalidToken},
 		{"no token", srv.URL, "", "", http.StatusUnauthorized, "sign in", "", `Bearer realm="Mailroom"`},
+		{"token for OpenID only", srv.URL, "", "", http.StatusForbidden, "grants no mail service",
+			"Bearer " + issuer.MintScoped(e.users["bob"].ID, time.Hour, "openid"), `Bearer realm="Mailroom", error="insufficient_scope", scope="imap pop3 smtp activesync dav"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
