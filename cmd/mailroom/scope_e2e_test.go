@@ -62,10 +62,8 @@ func TestTokenScopeAndConsoleMFA(t *testing.T) {
 		want               int
 		challenge          string
 	}{
-		// ActiveSync answers every refused token with 401 invalid_token
-		// (internal/activesync does not tell scope refusals apart yet).
 		{"ActiveSync", "POST", "/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=alice@example.test&DeviceId=SCOPE1&DeviceType=iPhone",
-			http.StatusUnauthorized, `error="invalid_token"`},
+			http.StatusForbidden, `Bearer realm="Mailroom", error="insufficient_scope", scope="activesync"`},
 		{"admin API", "GET", "/api/v1/users", http.StatusForbidden, `Bearer realm="Mailroom admin", error="insufficient_scope", scope="admin"`},
 	} {
 		req, err := http.NewRequest(c.method, o.issuer+c.path, strings.NewReader(""))
