@@ -48,8 +48,9 @@ USER_LOCAL=bench
 ADDR="$USER_LOCAL@$DOMAIN"
 PASSWORD=Tidy-Harbour-2026
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# Shared helpers (log, die, port_free, median, ratio, ...); the definitions below
+# that differ from lib.sh's are this script's own and take precedence.
+. "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (Dovecot needs it)"
 command -v dovecot >/dev/null || die "install dovecot-imapd (bench/smtp-vs-postfix.sh shows how without starting the system's instance)"
@@ -81,7 +82,6 @@ fi
 MAILROOM=${MAILROOM_BIN:-$T/bin/mailroom}
 MAILBENCH=${MAILBENCH_BIN:-$T/bin/mailbench}
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 taken=" "
 pick_port() {
   local p
@@ -280,9 +280,6 @@ idle_cpu() {
   awk -v i1="${a[4]}" -v i2="${b[4]}" -v w1="${a[5]}" -v w2="${b[5]}" -v t="$((tb - ta))" \
     'BEGIN { printf "%.1f", (t > 0 ? 100 * ((i2 - i1) + (w2 - w1)) / t : 0) }'
 }
-jfield() { sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2" | head -1; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 opfield() { # FILE OP FIELD: a field of one operation in the per_op list
   awk -v op="\"$2\"" -v f="\"$3\":" '$1 == "\"op\":" { cur = ($2 == op ",") } cur && $1 == f { gsub(/,/, "", $2); print $2; exit }' "$1"
 }

@@ -41,8 +41,9 @@ ADDR="$USER_LOCAL@$DOMAIN"
 PASSWORD=Tidy-Harbour-2026
 FROM=loadgen@sender.test
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# Shared helpers (log, die, port_free, median, ratio, ...); the definitions below
+# that differ from lib.sh's are this script's own and take precedence.
+. "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (Postfix and Dovecot need it)"
 command -v apt-get >/dev/null || die "this script needs Debian (apt-get)"
@@ -101,7 +102,6 @@ MAILBENCH=${MAILBENCH_BIN:-$T/bin/mailbench}
 
 # ---------------------------------------------------------------------------------------
 # Free loopback ports.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 taken=" "
 # Below 32768: Linux hands out ephemeral ports (outgoing connections, of this benchmark and
 # of anything else on the machine) from 32768 up, and one of those could take a port
@@ -393,8 +393,6 @@ wait_idle() {
   done
 }
 jfield() { sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 RES=$T/results
 mkdir -p "$RES"
