@@ -67,7 +67,8 @@ if [ "$FUZZTIME" != 0 ]; then
     internal/oauth:FuzzParseUserCode internal/oauth:FuzzNormalizeRecoveryCode internal/adminapi:FuzzDecodeJSON \
     internal/pim:FuzzParseCalendar internal/pim:FuzzParseContact internal/dav:FuzzRequestXML internal/dav:FuzzHandler \
     internal/httpauth:FuzzParse internal/activesync:FuzzTimeZone internal/activesync:FuzzRecurrence \
-    internal/scheduling:FuzzITIP internal/acl:FuzzParse internal/dav:FuzzFreeBusyRequest; do
+    internal/scheduling:FuzzITIP internal/acl:FuzzParse internal/dav:FuzzFreeBusyRequest \
+    internal/store/sqlstore:FuzzDecodeSummary; do
     pkg=${target%%:*} fn=${target##*:}
     log=$(mktemp)
     # A run that fails without writing a failing input found nothing: on a loaded

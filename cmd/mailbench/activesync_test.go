@@ -18,6 +18,7 @@ import (
 	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/directory"
+	"mailroom/internal/httpresume"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlstore"
 )
@@ -84,9 +85,11 @@ func easServer(t *testing.T, messages int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Waiting Pings park and come back to the HTTPS server, as in "mailroom serve".
+	resumed := httpresume.New()
 	srv, err := activesync.New(ctx, activesync.Config{
 		Store: st, Directory: dir, Auth: signIn, DB: d, Submitter: noSubmitter{}, Policy: activesync.DefaultPolicy(),
-		MinHeartbeat: 1,
+		MinHeartbeat: 1, Resume: resumed,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +97,9 @@ func easServer(t *testing.T, messages int) string {
 	mux := http.NewServeMux()
 	mux.Handle("/Microsoft-Server-ActiveSync", srv)
 	ts := httptest.NewTLSServer(mux)
+	go ts.Config.Serve(resumed)
 	t.Cleanup(func() {
+		resumed.Close()
 		ts.Close()
 		_ = srv.Shutdown(ctx)
 		st.Close()

@@ -12,6 +12,7 @@ import (
 	"html"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,6 +272,34 @@ func addChangedFields(parent *wbxml.Element, m *store.Message) {
 
 // renderEmail writes the fields of a whole message into parent.
 func renderEmail(parent *wbxml.Element, m *store.Message, raw []byte, opts itemOptions, mimeAllowed bool, version int) {
+	renderFixed(m, raw, opts, mimeAllowed, version).into(parent, m)
+}
+
+// fixedEmail is a message rendered without the fields that change after delivery
+// (Read, Flag, Categories): what depends only on the message's bytes, its place and
+// the options, so it can be rendered once for many devices (rendercache.go). Its
+// elements are shared and must not be changed.
+type fixedEmail struct {
+	// beforeRead, beforeFlag and rest are the fields around Read and Flag, in the
+	// order renderEmail writes them; Categories come last.
+	beforeRead, beforeFlag, rest []*wbxml.Element
+}
+
+// into writes the message's fields into parent, with the changing ones as m has them.
+func (f fixedEmail) into(parent *wbxml.Element, m *store.Message) {
+	parent.Children = slices.Grow(parent.Children, len(f.beforeRead)+len(f.beforeFlag)+len(f.rest)+3)
+	parent.Children = append(parent.Children, f.beforeRead...)
+	parent.AddText(wbxml.NSEmail, "Read", boolText(hasFlag(m.Flags, store.FlagSeen)))
+	parent.Children = append(parent.Children, f.beforeFlag...)
+	addFlag(parent, m.Flags)
+	parent.Children = append(parent.Children, f.rest...)
+	addCategories(parent, categoriesOf(m))
+}
+
+// renderFixed renders what fixedEmail holds of m.
+func renderFixed(m *store.Message, raw []byte, opts itemOptions, mimeAllowed bool, version int) fixedEmail {
+	parent := &wbxml.Element{}
+	var f fixedEmail
 	env := m.Envelope
 	subject := mime.DecodeHeader(env.Subject)
 	h := headerOf(raw, m)
@@ -295,7 +324,7 @@ func renderEmail(parent *wbxml.Element, m *store.Message, raw []byte, opts itemO
 	add("DisplayTo", displayTo)
 	add("ThreadTopic", threadTopic(subject))
 	add("Importance", importance(h))
-	add("Read", boolText(hasFlag(m.Flags, store.FlagSeen)))
+	f.beforeRead, parent.Children = parent.Children, nil
 
 	b := findBodies(m, raw)
 	if atts := b.attachments; len(atts) > 0 {
@@ -317,7 +346,8 @@ func renderEmail(parent *wbxml.Element, m *store.Message, raw []byte, opts itemO
 	addBody(parent, b, raw, opts, mimeAllowed, version)
 	add("MessageClass", "IPM.Note")
 	add("InternetCPID", "65001")
-	addFlag(parent, m.Flags)
+	f.beforeFlag, parent.Children = parent.Children, nil
+
 	add("ContentClass", "urn:content-classes:message")
 	native := bodyPlain
 	if b.html != nil {
@@ -327,7 +357,8 @@ func renderEmail(parent *wbxml.Element, m *store.Message, raw []byte, opts itemO
 	if version >= 140 {
 		parent.AddOpaque(wbxml.NSEmail2, "ConversationId", conversationID(env, subject))
 	}
-	addCategories(parent, categoriesOf(m))
+	f.rest = parent.Children
+	return f
 }
 
 // addBody writes airsyncbase:Body ([MS-ASAIRS] 2.2.2.9) in the form opts prefer.

@@ -36,7 +36,7 @@ func (s *Server) getItemEstimate(ctx context.Context, w http.ResponseWriter, r *
 		// elements with Options.
 		keyText := c.ChildText(wbxml.NSAirSync, "SyncKey")
 		ref := stateRef{r.account(), r.deviceID, collID}
-		opts, err := s.syncOptions(ctx, ref, c, false)
+		opts, err := s.syncOptions(ctx, ref, c, false, func() ([]byte, error) { return s.collectionOptions(ctx, ref) })
 		if err != nil {
 			return err
 		}

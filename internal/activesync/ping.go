@@ -2,9 +2,10 @@ package activesync
 
 // Ping follows [MS-ASCMD] 2.2.1.13 (Direct Push): the request names folders and a
 // heartbeat; the answer comes when one of the folders changes (status 2) or the
-// heartbeat ends (status 1). A held Ping is one goroutine blocked on the store's
-// subscription channel, a timer and the shutdown channel; it reads the change log only
-// when woken.
+// heartbeat ends (status 1). Over HTTP/1.1 a Ping that must wait leaves net/http and
+// is parked without a goroutine (park.go). Otherwise (HTTP/2) a held Ping is one
+// goroutine blocked on the store's subscription channel, a timer and the shutdown
+// channel. Either way it reads the change log only when woken.
 
 import (
 	"context"
@@ -37,6 +38,9 @@ type pingWatch struct {
 // keeps a small stack frame: thousands of Pings wait at once, and the Go runtime
 // halves a waiting goroutine's stack only while it uses under a quarter of it.
 func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) error {
+	if s.parking != nil && r.hijackable {
+		return s.parking.ping(ctx, w, r)
+	}
 	// Subscribe before looking, so a change between the look and the wait still wakes.
 	wake, cancel := s.store.Subscribe(r.account())
 	defer cancel()
@@ -61,6 +65,9 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 			}
 		}
 		hit, newest, err := s.changedFolders(ctx, r.account(), p.newest, p.folders)
+		if err != nil && ctx.Err() != nil {
+			return nil // the device went away while woken
+		}
 		if err != nil {
 			return err
 		}
@@ -73,6 +80,11 @@ func (s *Server) ping(ctx context.Context, w http.ResponseWriter, r *request) er
 
 // pingAnswer writes a Ping response; hit lists the changed folders of status 2.
 func (s *Server) pingAnswer(w http.ResponseWriter, code pingStatus, hit []store.FolderID, extra ...*wbxml.Element) error {
+	return s.writeWBXML(w, pingResponse(code, hit, extra...))
+}
+
+// pingResponse is the body of a Ping response.
+func pingResponse(code pingStatus, hit []store.FolderID, extra ...*wbxml.Element) *wbxml.Element {
 	ns := wbxml.NSPing
 	resp := wbxml.New(ns, "Ping")
 	resp.AddText(ns, "Status", text(code))
@@ -83,7 +95,7 @@ func (s *Server) pingAnswer(w http.ResponseWriter, code pingStatus, hit []store.
 		}
 	}
 	resp.Children = append(resp.Children, extra...)
-	return s.writeWBXML(w, resp)
+	return resp
 }
 
 // pingLook reads the request (or the cached one) and the change log. It answers
@@ -202,23 +214,41 @@ func (s *Server) savePingCache(ctx context.Context, r *request, heartbeat int, f
 // a change newer than their own mark, and the newest ModSeq read.
 func (s *Server) changedFolders(ctx context.Context, acct store.AccountID, since store.ModSeq,
 	watch map[store.FolderID]store.ModSeq) ([]store.FolderID, store.ModSeq, error) {
-	var hit []store.FolderID
-	seen := map[store.FolderID]bool{}
+	hits, newest, err := s.changedFoldersOf(ctx, acct, since, []map[store.FolderID]store.ModSeq{watch})
+	if err != nil {
+		return nil, 0, err
+	}
+	return hits[0], newest, nil
+}
+
+// changedFoldersOf is changedFolders for several watches of one account at once, in
+// one read of the change log: hits[i] belongs to watches[i].
+func (s *Server) changedFoldersOf(ctx context.Context, acct store.AccountID, since store.ModSeq,
+	watches []map[store.FolderID]store.ModSeq) (hits [][]store.FolderID, newest store.ModSeq, err error) {
+	hits = make([][]store.FolderID, len(watches))
+	seen := make([]map[store.FolderID]bool, len(watches))
 	for {
-		changes, newest, err := s.sharedChanges(ctx, acct, since)
+		changes, last, err := s.sharedChanges(ctx, acct, since)
 		if err != nil {
 			return nil, 0, fmt.Errorf("changes: %w", err)
 		}
 		for _, c := range changes {
-			if mark, ok := watch[c.Folder]; ok && c.ModSeq > mark && !seen[c.Folder] {
-				seen[c.Folder] = true
-				hit = append(hit, c.Folder)
+			for i, watch := range watches {
+				if mark, ok := watch[c.Folder]; ok && c.ModSeq > mark && !seen[i][c.Folder] {
+					if seen[i] == nil {
+						seen[i] = map[store.FolderID]bool{}
+					}
+					seen[i][c.Folder] = true
+					hits[i] = append(hits[i], c.Folder)
+				}
 			}
 			since = max(since, c.ModSeq)
 		}
-		if len(changes) < changeScan || since >= newest {
-			slices.Sort(hit)
-			return hit, max(since, newest), nil
+		if len(changes) < changeScan || since >= last {
+			for _, hit := range hits {
+				slices.Sort(hit)
+			}
+			return hits, max(since, last), nil
 		}
 	}
 }

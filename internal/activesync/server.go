@@ -39,6 +39,7 @@ type Store interface {
 	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
 	MessageByUID(ctx context.Context, folder store.FolderID, uid store.UID) (store.Message, error)
 	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
+	RawMany(ctx context.Context, ids []store.MessageID) (map[store.MessageID][]byte, error)
 	StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error)
 	SetProps(ctx context.Context, id store.MessageID, props map[string]string) (store.ModSeq, error)
 	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
@@ -105,6 +106,11 @@ type Config struct {
 	MinHeartbeat, MaxHeartbeat int
 	// MaxPingFolders bounds the folders one Ping may watch; 0 means 300.
 	MaxPingFolders int
+	// Resume takes back the connections of parked Pings (park.go): it must hand them
+	// to the http.Server that serves this Server. It needs a Store with Notify
+	// (*sqlstore.Store). nil keeps every waiting Ping in its handler, with its
+	// goroutines and buffers.
+	Resume Resumer
 }
 
 // Server is the ActiveSync endpoint. It is safe for concurrent use.
@@ -132,10 +138,14 @@ type Server struct {
 	// change, share one read of the change log instead of each making its own.
 	changeReads singleflight.Group
 
+	renders *renderCache // recent renderings of mail for Sync (rendercache.go)
+
 	holdMu   sync.Mutex
 	stopping bool          // Shutdown has begun
 	holding  int           // requests waiting for changes (Ping, hanging Sync)
 	idle     chan struct{} // closed when holding drops to 0 after Shutdown
+
+	parking *parking // nil without Config.Resume
 }
 
 // New applies the package's migrations and returns a server.
@@ -176,7 +186,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if c.MaxPingFolders <= 0 {
 		c.MaxPingFolders = 300
 	}
-	return &Server{
+	s := &Server{
 		store:     c.Store,
 		dir:       c.Directory,
 		auth:      c.Auth,
@@ -190,7 +200,16 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		cfg:       c,
 		slots:     make(chan struct{}, c.MaxConcurrent),
 		closing:   make(chan struct{}),
-	}, nil
+		renders:   newRenderCache(renderCacheBytes),
+	}
+	if c.Resume != nil {
+		n, ok := c.Store.(notifier)
+		if !ok {
+			return nil, errNoNotify
+		}
+		s.parking = newParking(s, c.Resume, n)
+	}
+	return s, nil
 }
 
 // migrate applies the package's migrations to d.
@@ -203,13 +222,21 @@ func migrate(ctx context.Context, d *db.DB) error {
 }
 
 // Shutdown answers every held Ping and hanging Sync at once and waits for them to
-// finish writing, or for ctx to end. Later ones are answered at once as well.
+// finish writing, or for ctx to end. Later ones are answered at once as well. The
+// connections of parked Pings are closed after their answer.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.holdMu.Lock()
 	if !s.stopping {
 		s.stopping = true
 		close(s.closing)
 	}
+	s.holdMu.Unlock()
+	if s.parking != nil {
+		if err := s.parking.close(ctx); err != nil {
+			return fmt.Errorf("activesync shutdown: %w", err)
+		}
+	}
+	s.holdMu.Lock()
 	if s.holding == 0 {
 		s.holdMu.Unlock()
 		return nil

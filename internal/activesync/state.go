@@ -73,31 +73,38 @@ func (s *Server) childState(ctx context.Context, ref stateRef, key int64) (syncS
 	return s.queryState(ctx, `parent_key = $4`, ref, key)
 }
 
-// stateAndChild returns, in one query, the state key names and the state a Sync with
-// key produced, if that Sync happened; a zero key marks what is not there.
-func (s *Server) stateAndChild(ctx context.Context, ref stateRef, key int64) (st, child syncState, err error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+stateColumns+` FROM activesync_states
+// stateAndChild returns, in one query, the state key names, the state a Sync with key
+// produced, if that Sync happened (a zero key marks what is not there), and, when
+// either is there, the options last saved for the collection (collectionOptions).
+func (s *Server) stateAndChild(ctx context.Context, ref stateRef, key int64) (st, child syncState, options []byte, err error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+stateColumns+`, (SELECT options FROM activesync_collections c
+			WHERE c.account = $1 AND c.device_id = $2 AND c.collection = $3)
+		FROM activesync_states
 		WHERE account = $1 AND device_id = $2 AND collection = $3 AND (sync_key = $4 OR parent_key = $4)
 		ORDER BY sync_key`, int64(ref.account), ref.device, ref.collection, key)
 	if err != nil {
-		return st, child, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+		return st, child, nil, fmt.Errorf("sync state of %q: %w", ref.collection, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		x, err := scanState(rows)
+		var opts sql.NullString
+		x, err := scanState(rows, &opts)
 		if err != nil {
-			return syncState{}, syncState{}, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+			return syncState{}, syncState{}, nil, fmt.Errorf("sync state of %q: %w", ref.collection, err)
 		}
 		if x.key == key {
 			st = x
 		} else if x.parent == key {
 			child = x
 		}
+		if opts.Valid {
+			options = []byte(opts.String)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return syncState{}, syncState{}, fmt.Errorf("sync state of %q: %w", ref.collection, err)
+		return syncState{}, syncState{}, nil, fmt.Errorf("sync state of %q: %w", ref.collection, err)
 	}
-	return st, child, nil
+	return st, child, options, nil
 }
 
 // newestState returns the collection's newest state.
@@ -108,10 +115,11 @@ func (s *Server) newestState(ctx context.Context, ref stateRef) (syncState, bool
 
 const stateColumns = `sync_key, parent_key, modseq, items, backlog, response, page_below`
 
-func scanState(row interface{ Scan(...any) error }) (syncState, error) {
+// scanState reads the stateColumns of a row, and then into more the columns after them.
+func scanState(row interface{ Scan(...any) error }, more ...any) (syncState, error) {
 	var st syncState
 	var backlog int
-	err := row.Scan(&st.key, &st.parent, &st.modseq, &st.items, &backlog, &st.response, &st.below)
+	err := row.Scan(append([]any{&st.key, &st.parent, &st.modseq, &st.items, &backlog, &st.response, &st.below}, more...)...)
 	st.backlog = backlog != 0
 	return st, err
 }

@@ -203,13 +203,26 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	}
 	ref := stateRef{r.account(), r.deviceID, collID}
 	defer s.lockState(ref)()
-	opts, err := s.syncOptions(ctx, ref, c, withCommands)
+	key, keyOK := parseKey(keyText)
+	// The state the key names comes with the collection's saved options in one query.
+	var st, child syncState
+	var saved []byte
+	if keyOK && key != 0 {
+		if st, child, saved, err = s.stateAndChild(ctx, ref, key); err != nil {
+			return syncResult{}, err
+		}
+	}
+	opts, err := s.syncOptions(ctx, ref, c, withCommands, func() ([]byte, error) {
+		if st.key != 0 {
+			return saved, nil
+		}
+		return s.collectionOptions(ctx, ref)
+	})
 	if err != nil {
 		return syncResult{}, err
 	}
 	opts.FilterType = s.filterFor(r, opts.FilterType)
-	key, ok := parseKey(keyText)
-	if !ok {
+	if !keyOK {
 		return syncResult{elem: head("0", syncInvalidKey), output: true}, nil
 	}
 	if key == 0 {
@@ -224,10 +237,6 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 		}
 		return syncResult{elem: head(strconv.FormatInt(newKey, 10), syncOK), output: true}, nil
 	}
-	st, child, err := s.stateAndChild(ctx, ref, key)
-	if err != nil {
-		return syncResult{}, err
-	}
 	if st.key == 0 {
 		return syncResult{elem: head("0", syncInvalidKey), output: true}, nil
 	}
@@ -240,16 +249,30 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 			return syncResult{elem: e, output: true}, nil
 		}
 	}
-	held, err := decodeHeld(st.items)
-	if err != nil {
-		// A state that cannot be read is one the device must start over from.
-		s.log.Error("corrupt sync state", "user", r.user.Address, "device", r.deviceID, "collection", collID, "err", err)
-		return syncResult{elem: head("0", syncInvalidKey), output: true}, nil
+	// What the device holds is read only when needed: a Sync that finds nothing to
+	// look at (most of them) neither reads nor rewrites it.
+	var held heldItems
+	loadHeld := func() bool {
+		if held != nil {
+			return true
+		}
+		h, err := decodeHeld(st.items)
+		if err != nil {
+			// A state that cannot be read is one the device must start over from.
+			s.log.Error("corrupt sync state", "user", r.user.Address, "device", r.deviceID, "collection", collID, "err", err)
+			return false
+		}
+		held = h
+		return true
 	}
+	invalid := syncResult{elem: head("0", syncInvalidKey), output: true}
 
 	var responses *wbxml.Element
 	applied := false
 	if cmds := c.Child(ns, "Commands"); cmds != nil && withCommands {
+		if !loadHeld() {
+			return invalid, nil
+		}
 		deletesAsMoves := c.ChildText(ns, "DeletesAsMoves") != "0"
 		if responses, err = s.applyCommands(ctx, r, folder, cmds, held, deletesAsMoves, opts); err != nil {
 			return syncResult{}, err
@@ -282,7 +305,11 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 		}
 		newModSeq = newest
 		paged := false
-		if below > 0 && opts.FilterType == 0 && len(changes) < changeScan {
+		pageable := below > 0 && opts.FilterType == 0 && len(changes) < changeScan
+		if (look || pageable) && !loadHeld() {
+			return invalid, nil
+		}
+		if pageable {
 			if d, below, paged, err = s.pageFolder(ctx, folder.ID, held, changes, below, window); err != nil {
 				return syncResult{}, err
 			}
@@ -300,7 +327,6 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 	if err != nil {
 		return syncResult{}, err
 	}
-	next := syncState{modseq: newModSeq, items: held.encode(), backlog: d.more, below: below}
 	res := syncResult{folder: folder.ID, modseq: newModSeq}
 	if commands == nil && responses == nil && !applied {
 		// Nothing to say: the key stays, its state moves to the newer log position.
@@ -314,6 +340,10 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 		res.elem = head(keyText, syncOK)
 		return res, nil
 	}
+	if !loadHeld() {
+		return invalid, nil
+	}
+	next := syncState{modseq: newModSeq, items: held.encode(), backlog: d.more, below: below}
 	res.output = true
 	res.elem, err = s.advanceState(ctx, ref, key, next, func(newKey int64) *wbxml.Element {
 		e := head(strconv.FormatInt(newKey, 10), syncOK)
@@ -333,8 +363,8 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 
 // syncOptions returns the collection's options: those in the request, which Sync then
 // remembers (save), or those the device sent last ([MS-ASCMD] 2.2.3.125.6: options
-// persist).
-func (s *Server) syncOptions(ctx context.Context, ref stateRef, c *wbxml.Element, save bool) (itemOptions, error) {
+// persist). saved returns the options last saved; it is called only when needed.
+func (s *Server) syncOptions(ctx context.Context, ref stateRef, c *wbxml.Element, save bool, saved func() ([]byte, error)) (itemOptions, error) {
 	var o *wbxml.Element
 	for _, x := range c.All(wbxml.NSAirSync, "Options") {
 		if cls := x.ChildText(wbxml.NSAirSync, "Class"); cls == "" || cls == "Email" {
@@ -349,13 +379,13 @@ func (s *Server) syncOptions(ctx context.Context, ref stateRef, c *wbxml.Element
 		}
 		b, _ := json.Marshal(opts) // plain values always marshal
 		// Devices repeat their options on every Sync; only a change is written.
-		if old, err := s.collectionOptions(ctx, ref); err != nil || bytes.Equal(old, b) {
+		if old, err := saved(); err != nil || bytes.Equal(old, b) {
 			return opts, err
 		}
 		return opts, s.saveCollectionOptions(ctx, ref, b)
 	}
 	var opts itemOptions
-	b, err := s.collectionOptions(ctx, ref)
+	b, err := saved()
 	if err != nil || len(b) == 0 {
 		return opts, err
 	}
@@ -466,21 +496,22 @@ func (s *Server) renderChanges(ctx context.Context, r *request, folder store.Fol
 		for i := range msgs {
 			byUID[msgs[i].UID] = &msgs[i]
 		}
+		rendered, err := s.renderAll(ctx, msgs, opts, r.version)
+		if err != nil {
+			return nil, err
+		}
 		for _, info := range d.adds { // newest first, as diffFolder ordered them
 			m := byUID[info.UID]
 			if m == nil {
 				continue // expunged meanwhile
 			}
-			raw, err := s.store.Raw(ctx, m.ID)
-			if errors.Is(err, store.ErrNotFound) {
+			fixed, ok := rendered[m.ID]
+			if !ok {
 				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("message %d: %w", m.ID, err)
 			}
 			add := cmds.Add(ns, "Add")
 			add.AddText(ns, "ServerId", itemServerID(folder, m.UID))
-			renderEmail(add.Add(ns, "ApplicationData"), m, raw, opts, opts.MIMESupport == 2, r.version)
+			fixed.into(add.Add(ns, "ApplicationData"), m)
 			held[m.UID] = m.ModSeq
 		}
 	}
@@ -488,6 +519,40 @@ func (s *Server) renderChanges(ctx context.Context, r *request, folder store.Fol
 		return nil, nil
 	}
 	return cmds, nil
+}
+
+// renderAll renders msgs for Sync Adds, each from the render cache when it can, the
+// others from their bytes read in one go. A message gone meanwhile is left out.
+func (s *Server) renderAll(ctx context.Context, msgs []store.Message, opts itemOptions, version int) (map[store.MessageID]fixedEmail, error) {
+	mimeAllowed := opts.MIMESupport == 2
+	out := make(map[store.MessageID]fixedEmail, len(msgs))
+	var missing []store.MessageID
+	for i := range msgs {
+		if f, ok := s.renders.get(renderKeyOf(&msgs[i], opts, mimeAllowed, version)); ok {
+			out[msgs[i].ID] = f
+		} else {
+			missing = append(missing, msgs[i].ID)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	raws, err := s.store.RawMany(ctx, missing)
+	if err != nil {
+		return nil, fmt.Errorf("messages' bytes: %w", err)
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		raw, ok := raws[m.ID]
+		if !ok {
+			continue
+		}
+		f := renderFixed(m, raw, opts, mimeAllowed, version)
+		f.freeze()
+		s.renders.put(renderKeyOf(m, opts, mimeAllowed, version), f)
+		out[m.ID] = f
+	}
+	return out, nil
 }
 
 // applyCommands applies the device's Change, Delete, Add and Fetch commands to the

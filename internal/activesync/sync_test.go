@@ -359,3 +359,51 @@ func TestSyncRetryReplays(t *testing.T) {
 		t.Errorf("stored answer holds message content: %q", child.response)
 	}
 }
+
+// TestSyncRenderCacheSharesNoState has two devices sync the same message, the second
+// from the render cache, with a change to the message's flags and categories between
+// them and different body preferences: each gets its own, current answer.
+func TestSyncRenderCacheSharesNoState(t *testing.T) {
+	e := newEnv(t)
+	d := e.deliver(e.alice, store.RoleInbox, message("bob@example.com", "alice@example.com", "cached", "a body of some length"), time.Now())
+	inbox := folderServerID(d.Folder)
+	ns := wbxml.NSAirSync
+	sync := func(device, opts string) *wbxml.Element {
+		c := e.client(device)
+		c.provision()
+		key := collection(c.do("Sync", syncXML(inbox, "0", opts))).ChildText(ns, "SyncKey")
+		return collection(c.do("Sync", syncXML(inbox, key, opts))).Child(ns, "Commands").Child(ns, "Add").Child(ns, "ApplicationData")
+	}
+	plain := `<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:BodyPreference></Options>`
+	truncated := `<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>` +
+		`<airsyncbase:TruncationSize>4</airsyncbase:TruncationSize></airsyncbase:BodyPreference></Options>`
+	first := sync("one", plain)
+	_, err := e.store.StoreFlags(e.ctx, store.FlagUpdate{Folder: d.Folder, UIDs: []store.UID{d.UID}, Op: store.FlagsAdd, Flags: []string{store.FlagSeen, store.FlagFlagged}})
+	must(t, err)
+	tests := []struct {
+		name, device, opts string
+		read, flagged      bool
+		data               string
+	}{
+		{"first device, before the change", "", "", false, false, "a body of some length"},
+		{"same options, after the change", "two", plain, true, true, "a body of some length"},
+		{"other truncation", "three", truncated, true, true, "a bo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := first
+			if tt.device != "" {
+				data = sync(tt.device, tt.opts)
+			}
+			if got := data.ChildText(wbxml.NSEmail, "Read") == "1"; got != tt.read {
+				t.Errorf("Read %v, want %v: %s", got, tt.read, data.XML())
+			}
+			if got := data.Child(wbxml.NSEmail, "Flag").ChildText(wbxml.NSEmail, "Status") == "2"; got != tt.flagged {
+				t.Errorf("flagged %v, want %v: %s", got, tt.flagged, data.XML())
+			}
+			if got := strings.TrimSpace(data.Child(wbxml.NSAirSyncBase, "Body").ChildText(wbxml.NSAirSyncBase, "Data")); got != tt.data {
+				t.Errorf("body %q, want %q", got, tt.data)
+			}
+		})
+	}
+}

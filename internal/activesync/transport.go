@@ -51,6 +51,11 @@ type request struct {
 	// profile is what the user's e-mail profile enforces, read once per request.
 	profile Enforced
 	slot    chan struct{} // the concurrency slot held, if any
+	// hijackable says the request came over HTTP/1.1 and its connection can be taken
+	// over (http.Hijacker), so a Ping may wait parked, without its handler (park.go).
+	hijackable bool
+	// closeAfter says the client asked to close the connection after the answer.
+	closeAfter bool
 }
 
 // releaseSlot gives the request's concurrency slot back early, for a command that is
@@ -367,7 +372,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	r := &request{userAgent: hr.UserAgent()}
+	r := &request{userAgent: hr.UserAgent(), hijackable: hr.ProtoMajor == 1 && hr.ProtoMinor >= 1 && canHijack(w), closeAfter: hr.Close}
 	r.contentType, _, _ = strings.Cut(strings.ToLower(hr.Header.Get("Content-Type")), ";")
 	r.contentType = strings.TrimSpace(r.contentType)
 	if err := parseQuery(hr.URL, hr.Header, r); err != nil {

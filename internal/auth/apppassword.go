@@ -127,8 +127,10 @@ func (s *Service) AppPasswords(ctx context.Context, userID int64) ([]AppPassword
 }
 
 // RevokeAppPassword deletes the user's app password named by its id or its name
-// (case-insensitively). It stops working at once, on every node.
+// (case-insensitively). It stops working at once on this node, and on the others
+// within the sign-in cache's few seconds (signincache.go).
 func (s *Service) RevokeAppPassword(ctx context.Context, userID int64, idOrName string) (AppPassword, error) {
+	defer s.signIns.invalidate()
 	idOrName = strings.TrimSpace(idOrName)
 	list, err := s.AppPasswords(ctx, userID)
 	if err != nil {
@@ -285,6 +287,7 @@ func isAllDigits(s string) bool {
 // with their own password once they have MFA. The default, false, leaves them app
 // passwords and tokens only, so a stolen password alone opens no mailbox.
 func (s *Service) SetPasswordWithMFA(ctx context.Context, userID int64, allow bool) error {
+	defer s.signIns.invalidate()
 	if _, err := s.dir.UserByID(ctx, userID); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -43,8 +42,15 @@ type Event struct {
 // grants and revocations through it. A success repeating one logged less than a
 // quarter hour ago is not logged again.
 func (s *Service) Audit(ctx context.Context, ev Event) error {
+	_, err := s.audit(ctx, ev)
+	return err
+}
+
+// audit is Audit. For a successful sign-in it also returns the time of the entry that
+// records it: the one written, or the earlier one it repeats.
+func (s *Service) audit(ctx context.Context, ev Event) (time.Time, error) {
 	if ev.Kind == "" {
-		return fmt.Errorf("%w: an audit event needs a kind", ErrInvalid)
+		return time.Time{}, fmt.Errorf("%w: an audit event needs a kind", ErrInvalid)
 	}
 	if ev.At.IsZero() {
 		ev.At = s.now()
@@ -54,14 +60,15 @@ func (s *Service) Audit(ctx context.Context, ev Event) error {
 		remote = ev.Remote.String()
 	}
 	if ev.Kind == EventSignIn && ev.Success {
-		var one int
-		err := s.db.Read().QueryRowContext(ctx, `SELECT 1 FROM auth_audit WHERE user_id = $1 AND at > $2
-			AND event = $3 AND success = 1 AND protocol = $4 AND method = $5 AND remote = $6 LIMIT 1`,
-			ev.UserID, ev.At.Add(-coalesceSuccess).UnixMicro(), ev.Kind, ev.Protocol, ev.Method, remote).Scan(&one)
-		if err == nil {
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read audit log: %w", err)
+		var last sql.NullInt64
+		err := s.db.Read().QueryRowContext(ctx, `SELECT max(at) FROM auth_audit WHERE user_id = $1 AND at > $2
+			AND event = $3 AND success = 1 AND protocol = $4 AND method = $5 AND remote = $6`,
+			ev.UserID, ev.At.Add(-coalesceSuccess).UnixMicro(), ev.Kind, ev.Protocol, ev.Method, remote).Scan(&last)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read audit log: %w", err)
+		}
+		if last.Valid {
+			return time.UnixMicro(last.Int64), nil
 		}
 	}
 	success := 0
@@ -76,9 +83,9 @@ func (s *Service) Audit(ctx context.Context, ev Event) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("write audit log: %w", err)
+		return time.Time{}, fmt.Errorf("write audit log: %w", err)
 	}
-	return nil
+	return ev.At, nil
 }
 
 // AuditFilter selects audit events; zero fields select everything.

@@ -102,6 +102,7 @@ func (s *Service) lockedUntil(ctx context.Context, keys []string) (time.Time, er
 // statement each within one transaction, so nodes failing the same key at once all
 // count.
 func (s *Service) fail(ctx context.Context, key string) error {
+	defer s.signIns.invalidate() // a cached sign-in must not outlive a lockout
 	pol := s.policy(key)
 	now := s.now()
 	forgotten := now.Add(-pol.Forget).UnixMicro()

@@ -43,6 +43,8 @@ type Directory interface {
 	UserByID(ctx context.Context, id int64) (directory.User, error)
 	HashPassword(ctx context.Context, password string) (string, error)
 	VerifyPassword(ctx context.Context, id int64, hash, password string) (bool, error)
+	// Generation changes with every directory write this process commits.
+	Generation() uint64
 }
 
 // Config is what a Service is built from.
@@ -72,6 +74,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	lastPrune atomic.Int64 // unix microseconds of the last pruning of lockout rows
+	signIns   *signInCache
 }
 
 // New opens the service's tables in cfg.DB, applying its migrations first.
@@ -95,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		ip:      cfg.IPLockout.orDefault(DefaultIPLockout),
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		signIns: newSignInCache(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -128,6 +132,13 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string, fro
 }
 
 func (s *Service) password(ctx context.Context, login, password string, from Source, mail bool) (directory.User, error) {
+	// Generations first: a change committed after this point drops what this sign-in
+	// would cache (signincache.go).
+	gen, dirGen := s.signIns.gen.Load(), s.dir.Generation()
+	cacheKey := s.signIns.key(login, password, from, mail)
+	if u, ok := s.signIns.get(cacheKey, s.now(), dirGen); ok {
+		return u, nil
+	}
 	ev := Event{Kind: EventSignIn, Login: clip(login, 256), Protocol: from.Protocol, Remote: from.Remote, Method: MethodPassword}
 	// The account key is the user's id whatever name they typed, so aliases share one
 	// counter; a login that names no one gets its own, refused alike.
@@ -193,7 +204,10 @@ func (s *Service) password(ctx context.Context, login, password string, from Sou
 		return directory.User{}, err
 	}
 	ev.UserID, ev.Success = found.ID, true
-	s.record(ctx, ev)
+	if at, ok := s.record(ctx, ev); ok {
+		s.signIns.put(cacheKey, signInEntry{gen: gen, dirGen: dirGen, expires: s.now().Add(signInCacheTTL),
+			auditUntil: at.Add(coalesceSuccess), user: found})
+	}
 	return found, nil
 }
 
@@ -279,12 +293,16 @@ func (s *Service) refuse(ctx context.Context, ev Event, keys []string, err error
 	return err
 }
 
-// record writes ev to the audit log. A sign-in must not fail because its audit entry
-// could not be written, so that is logged instead of returned.
-func (s *Service) record(ctx context.Context, ev Event) {
-	if err := s.Audit(ctx, ev); err != nil {
+// record writes ev to the audit log and returns the time of the entry that records it.
+// A sign-in must not fail because its audit entry could not be written, so that is
+// logged instead of returned, and ok is false.
+func (s *Service) record(ctx context.Context, ev Event) (at time.Time, ok bool) {
+	at, err := s.audit(ctx, ev)
+	if err != nil {
 		s.log.Error("audit", "event", ev.Kind, "login", ev.Login, "err", err)
+		return time.Time{}, false
 	}
+	return at, true
 }
 
 // RemoteAddr returns the IP address of a connection's remote end, or the zero Addr

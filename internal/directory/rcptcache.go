@@ -139,3 +139,7 @@ func (d *Directory) serialTx(ctx context.Context, fn func(tx *sql.Tx) error) err
 	defer d.rcpts.invalidate()
 	return d.db.SerialTx(ctx, "directory", fn)
 }
+
+// Generation counts the directory writes this process has committed (serialTx); a
+// cache of what the directory answered keeps an answer only while it stays the same.
+func (d *Directory) Generation() uint64 { return d.rcpts.gen.Load() }

@@ -168,39 +168,68 @@ func (c *session) cmdFetch(ctx context.Context, uidCmd bool, a *imapwire.Fetch) 
 				}
 			}
 		}
-		for i := range msgs {
-			m := &msgs[i]
-			var raw []byte
+		for len(msgs) > 0 {
+			part := msgs
+			var raws map[store.MessageID][]byte
 			if needRaw {
-				if raw, err = st.Raw(ctx, m.ID); errors.Is(err, store.ErrNotFound) {
+				part = msgs[:rawBatch(msgs)]
+				if raws, err = st.RawMany(ctx, messageIDs(part)); err != nil {
+					return noErr(err, codeUnavailable, "cannot read messages now, try again later")
+				}
+			}
+			msgs = msgs[len(part):]
+			for i := range part {
+				m := &part[i]
+				raw, found := raws[m.ID]
+				if needRaw && !found {
 					continue // expunged meanwhile
-				} else if err != nil {
-					return noErr(err, codeUnavailable, "cannot read message %d now, try again later", m.UID)
 				}
-			}
-			items := a.Items
-			if seenNow[m.UID] && !hasFlags {
-				items = withFlags
-			}
-			if hasFlags || seenNow[m.UID] {
-				c.noteKeywords(m.Flags)
-			}
-			if err := writeFetch(c.w, s.view.seq(m.UID), m, raw, items, opts); err != nil {
-				var cte *unknownCTEError
-				if errors.As(err, &cte) {
-					return no(imapwire.Code("UNKNOWN-CTE"), "cannot decode the part's %s content-transfer-encoding", cte.Encoding)
+				items := a.Items
+				if seenNow[m.UID] && !hasFlags {
+					items = withFlags
 				}
-				if werr := c.w.Err(); werr != nil {
-					return werr
+				if hasFlags || seenNow[m.UID] {
+					c.noteKeywords(m.Flags)
 				}
-				return noErr(err, codeServerBug, "cannot fetch message %d", m.UID)
-			}
-			if hasFlags || seenNow[m.UID] {
-				s.reported[m.UID] = m.ModSeq
+				if err := writeFetch(c.w, s.view.seq(m.UID), m, raw, items, opts); err != nil {
+					var cte *unknownCTEError
+					if errors.As(err, &cte) {
+						return no(imapwire.Code("UNKNOWN-CTE"), "cannot decode the part's %s content-transfer-encoding", cte.Encoding)
+					}
+					if werr := c.w.Err(); werr != nil {
+						return werr
+					}
+					return noErr(err, codeServerBug, "cannot fetch message %d", m.UID)
+				}
+				if hasFlags || seenNow[m.UID] {
+					s.reported[m.UID] = m.ModSeq
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// maxRawBatch bounds the bytes of the messages whose raw bytes one FETCH reads at once
+// (one statement for all of them, RawMany); a bigger message is read alone.
+const maxRawBatch = 1 << 20
+
+// rawBatch returns how many of msgs, at least one, to read at once.
+func rawBatch(msgs []store.Message) int {
+	n, total := 1, msgs[0].Size
+	for n < len(msgs) && total+msgs[n].Size <= maxRawBatch {
+		total += msgs[n].Size
+		n++
+	}
+	return n
+}
+
+func messageIDs(msgs []store.Message) []store.MessageID {
+	ids := make([]store.MessageID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // loadMessages reads messages of the selected folder: whole when full, else only

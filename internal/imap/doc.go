@@ -23,8 +23,10 @@
 // COMPRESS=DEFLATE, each cited at its handler.
 //
 // Memory: a session waiting for its client holds no read or write buffer (they go
-// back to the server's pools), and an IDLE session needs only the goroutine waiting
-// for DONE; the server's idle hub holds one store subscription per account (idle.go).
+// back to the server's pools), and an IDLE session parks: its goroutine ends and
+// internal/netpark's one epoll watcher wakes it when the client writes, hangs up or
+// times out (park.go); the server's idle hub holds one store subscription per account
+// and pushes updates to parked sessions from short-lived goroutines (idle.go).
 //
 // Files follow the command groups: server.go (Config, Serve, Shutdown), session.go
 // (the command loop, states, dispatch), reply.go (tagged responses and codes),

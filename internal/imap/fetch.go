@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -69,14 +70,13 @@ func fetchNeeds(items []imapwire.FetchItem) (needMessage, needRaw, setsSeen bool
 // needRaw. Everything that can fail is worked out before the first byte is written, so
 // an error leaves w untouched and the caller can answer NO.
 func writeFetch(w *imapwire.Writer, seq uint32, m *store.Message, raw []byte, items []imapwire.FetchItem, o fetchOptions) error {
-	values := make([]fetchValue, 0, len(items)+2)
-	seen := map[string]bool{}
+	var buf [8]fetchValue // most FETCHes ask for a few items: no allocation for them
+	values := buf[:0]
 	add := func(it imapwire.FetchItem) error {
 		name := it.ResponseName()
-		if seen[name] {
+		if slices.ContainsFunc(values, func(v fetchValue) bool { return v.name == name }) {
 			return nil
 		}
-		seen[name] = true
 		v, err := fetchItemValue(m, raw, it)
 		if err != nil {
 			return fmt.Errorf("fetch %s of uid %d: %w", name, m.UID, err)

@@ -533,3 +533,27 @@ func FuzzWriteFetch(f *testing.F) {
 		}
 	})
 }
+
+// TestRawBatch checks how many messages' bytes a FETCH reads at once: as many as fit
+// in maxRawBatch, and always at least one.
+func TestRawBatch(t *testing.T) {
+	tests := []struct {
+		sizes []int64
+		want  int
+	}{
+		{[]int64{10}, 1},
+		{[]int64{10, 20, 30}, 3},
+		{[]int64{maxRawBatch / 2, maxRawBatch / 2, 1}, 2},
+		{[]int64{maxRawBatch * 3, 1}, 1},
+		{[]int64{1, maxRawBatch, 1}, 1},
+	}
+	for _, tt := range tests {
+		msgs := make([]store.Message, len(tt.sizes))
+		for i, n := range tt.sizes {
+			msgs[i].Size = n
+		}
+		if got := rawBatch(msgs); got != tt.want {
+			t.Errorf("rawBatch(%v) = %d, want %d", tt.sizes, got, tt.want)
+		}
+	}
+}

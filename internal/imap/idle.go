@@ -13,61 +13,79 @@ import (
 )
 
 // cmdIdle pushes the changes of the selected mailbox, whichever session or protocol
-// makes them, until the client sends DONE. The session's own goroutine waits for DONE,
-// holding no read or write buffer (park); the server's idle hub holds one store
-// subscription per account with idling sessions and, on each change notification
-// (within a second of any change), has every idling session of the account write
-// what its view's sync finds. A session that is not selected idles with nothing to
-// push. The autologout timer runs on during IDLE (RFC 2177 section 3, RFC 9051
-// section 5.4); clients re-issue IDLE well within it.
+// makes them, until the client sends DONE. While it waits for DONE the session holds
+// no read or write buffer and, where it can, no goroutine either: it parks its
+// connection with the server's watcher (park.go) and resumes on a new goroutine when
+// the client speaks. The server's idle hub holds one store subscription per account
+// with idling sessions and, on each change notification (within a second of any
+// change), has every idling session of the account write what its view's sync finds.
+// A session that is not selected idles with nothing to push. The autologout timer
+// runs on during IDLE (RFC 2177 section 3, RFC 9051 section 5.4); clients re-issue
+// IDLE well within it.
 func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
-	// stop ends the pushes; it runs before the session writes again itself.
-	stop := func() {}
-	defer func() { stop() }()
-	if c.sel != nil {
-		acct := c.sel.mbox.account
-		c.push.Lock()
-		c.push.ctx = ctx
-		c.push.idling.Store(true)
-		c.push.Unlock()
-		c.srv.idlers.add(c, acct)
-		stop = func() {
-			stop = func() {}
-			c.srv.idlers.remove(c, acct)
-			// Wait for a push under way, and keep off any still to come.
-			c.push.Lock()
-			c.push.ctx = nil
-			c.push.idling.Store(false)
-			c.push.Unlock()
-		}
-		// A change made between the last update and the subscription woke no one.
-		c.push.Lock()
-		if err := c.syncSelected(ctx, true); err != nil {
-			c.log.Warn("cannot update the selected mailbox", "err", err)
-		}
-		c.w.Continue("idling")
-		err := c.flush()
-		c.w.Release() // from now on the pushes write, under the lock
-		c.push.Unlock()
-		if err != nil {
-			return err
-		}
-	} else {
+	if err := c.startIdle(ctx); err != nil {
+		c.stopIdle()
+		return err
+	}
+	if !c.arm(c.srv.cfg.IdleTimeout) {
+		c.stopIdle()
+		c.bye("server shutting down")
+		return errInterrupted
+	}
+	c.r.Release()
+	if c.detach(cmd) {
+		return errDetached
+	}
+	// Shutdown wakes this read with a deadline in the past (interrupt).
+	return c.idleDone(c.r.ReadDone())
+}
+
+// startIdle subscribes a selected session to the pushes and answers with the
+// continuation request.
+func (c *session) startIdle(ctx context.Context) error {
+	if c.sel == nil {
 		c.w.Continue("idling")
 		if err := c.flush(); err != nil {
 			return err
 		}
 		c.w.Release()
+		return nil
 	}
-	if !c.arm(c.srv.cfg.IdleTimeout) {
-		stop()
-		c.bye("server shutting down")
-		return errInterrupted
+	acct := c.sel.mbox.account
+	c.push.Lock()
+	c.push.ctx, c.push.account = ctx, acct
+	c.push.idling.Store(true)
+	c.push.Unlock()
+	c.srv.idlers.add(c, acct)
+	// A change made between the last update and the subscription woke no one.
+	c.push.Lock()
+	defer c.push.Unlock()
+	if err := c.syncSelected(ctx, true); err != nil {
+		c.log.Warn("cannot update the selected mailbox", "err", err)
 	}
-	c.r.Release()
-	// Shutdown wakes this read with a deadline in the past (interrupt).
-	err := c.r.ReadDone()
-	stop()
+	c.w.Continue("idling")
+	err := c.flush()
+	c.w.Release() // from now on the pushes write, under the lock
+	return err
+}
+
+// stopIdle ends the pushes, if any; it runs before the session writes again itself.
+func (c *session) stopIdle() {
+	if !c.push.idling.Load() {
+		return
+	}
+	c.srv.idlers.remove(c, c.push.account)
+	// Wait for a push under way, and keep off any still to come.
+	c.push.Lock()
+	c.push.ctx = nil
+	c.push.idling.Store(false)
+	c.push.Unlock()
+}
+
+// idleDone ends IDLE once the wait for DONE has returned err, on the session's first
+// goroutine or on the one that resumed it after parking.
+func (c *session) idleDone(err error) error {
+	c.stopIdle()
 	var se *imapwire.SyntaxError
 	var le *imapwire.LimitError
 	switch {
@@ -89,9 +107,10 @@ func (c *session) cmdIdle(ctx context.Context, cmd *imapwire.Command) error {
 // hub never waits for a push under way.
 type pushState struct {
 	sync.Mutex
-	ctx    context.Context
-	idling atomic.Bool
-	queued atomic.Bool // a push is waiting for the lock; a further wake-up adds nothing
+	ctx     context.Context
+	account store.AccountID // the selected mailbox's, whose changes are pushed
+	idling  atomic.Bool
+	queued  atomic.Bool // a push is waiting for the lock; a further wake-up adds nothing
 }
 
 // wake has the session write the changes of its selected mailbox, unless a push is
@@ -102,8 +121,8 @@ func (c *session) wake() {
 	}
 }
 
-// pushUpdates writes the changes of the selected mailbox during IDLE. A failed write
-// closes the connection, which ends the session's wait for DONE.
+// pushUpdates writes the changes of the selected mailbox during IDLE, parked or not. A
+// failed write closes the connection, which ends the session's wait for DONE.
 func (c *session) pushUpdates() {
 	c.push.Lock()
 	defer c.push.Unlock()
@@ -115,7 +134,7 @@ func (c *session) pushUpdates() {
 		c.log.Warn("cannot update the selected mailbox", "err", err)
 	}
 	if err := c.flush(); err != nil {
-		c.raw.Close()
+		c.closeConn()
 		return
 	}
 	c.w.Release()
@@ -123,7 +142,7 @@ func (c *session) pushUpdates() {
 
 // idleHub holds the store subscriptions of idling sessions: one per account, whatever
 // the number of sessions idling on it, so that an idling session needs no goroutine
-// but the one waiting for its DONE.
+// of its own (none at all once parked).
 type idleHub struct {
 	store    Store
 	mu       sync.Mutex

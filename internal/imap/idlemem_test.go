@@ -18,7 +18,8 @@ import (
 // $IDLE_CONNS connections (default 2,000) over implicit TLS with INBOX (100
 // messages) selected, in a process of its own, so that what this process holds is
 // the server's. It reports heap and stack in use per connection, after two GCs, and
-// writes a heap profile to $IDLE_HEAP_PROFILE when set. One iteration is one whole
+// the share of the sessions parked without a goroutine (park.go), and writes a heap
+// profile to $IDLE_HEAP_PROFILE when set. One iteration is one whole
 // run, whatever b.N is.
 func BenchmarkIdleMemory(b *testing.B) {
 	bench := os.Getenv("MAILBENCH")
@@ -66,6 +67,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 	}
 	time.Sleep(2 * time.Second)
 	heap1, stack1 := inUse()
+	parked := e.srv.parking.parkedCount()
 	if p := os.Getenv("IDLE_HEAP_PROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
@@ -81,5 +83,6 @@ func BenchmarkIdleMemory(b *testing.B) {
 	b.ReportMetric(float64(heap1+stack1-heap0-stack0)/float64(conns), "B/conn")
 	b.ReportMetric(float64(heap1-heap0)/float64(conns), "heapB/conn")
 	b.ReportMetric(float64(stack1-stack0)/float64(conns), "stackB/conn")
+	b.ReportMetric(float64(parked)/float64(conns), "parked/conn")
 	b.ReportMetric(0, "ns/op")
 }

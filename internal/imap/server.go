@@ -35,7 +35,7 @@ type Store interface {
 	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
 	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
 	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
-	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
+	RawMany(ctx context.Context, ids []store.MessageID) (map[store.MessageID][]byte, error)
 	StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error)
 	Copy(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
 	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)
@@ -119,6 +119,7 @@ type Server struct {
 	// (*bufio.Reader, *bufio.Writer) while the sessions wait for their clients.
 	readBufs, writeBufs sync.Pool
 	idlers              idleHub
+	parking             *parking // sessions idling without a goroutine (park.go)
 }
 
 // New returns a server built from c, with defaults for its zero fields.
@@ -140,7 +141,8 @@ func New(c Config) *Server {
 		log = slog.Default()
 	}
 	log = log.With("protocol", "imap")
-	s := &Server{cfg: c, log: log, conns: connserver.New(log), idlers: idleHub{store: c.Store}}
+	s := &Server{cfg: c, log: log, conns: connserver.New(log), idlers: idleHub{store: c.Store},
+		parking: newParking()}
 	s.readBufs.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 	s.writeBufs.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
 	return s
@@ -171,7 +173,13 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 // first, it closes the remaining connections, cancels their store calls and returns
 // ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.conns.Shutdown(ctx); err != nil {
+	// Sessions that parked in IDLE have left the connection server's bookkeeping.
+	s.parking.shutdown()
+	err := s.conns.Shutdown(ctx)
+	if perr := s.parking.wait(ctx); err == nil {
+		err = perr
+	}
+	if err != nil {
 		return fmt.Errorf("imap: %w", err)
 	}
 	return nil

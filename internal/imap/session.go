@@ -63,8 +63,10 @@ type session struct {
 	// one interrupt sets, so that Shutdown's wake-up cannot be overwritten.
 	mu      sync.Mutex
 	closing bool
+	parked  parkState // IDLE's wait without a goroutine (park.go)
 
-	push pushState // IDLE's pushes from the server's idle hub (idle.go)
+	push   pushState // IDLE's pushes from the server's idle hub (idle.go)
+	opened time.Time
 }
 
 // selection is the state of the selected mailbox.
@@ -104,9 +106,30 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // serve runs the session until the client logs out, times out or misbehaves, or the
 // server shuts down.
 func (c *session) serve(ctx context.Context) {
-	start := time.Now()
+	c.opened = time.Now()
 	c.log.Info("connection opened")
-	reason := "client logged out"
+	c.run(func() (string, bool) {
+		if c.implicitTLS {
+			if err := c.handshake(ctx); err != nil {
+				return "TLS handshake failed: " + err.Error(), true
+			}
+		}
+		c.w = imapwire.NewPooledWriter(deadlineWriter{c}, &c.srv.writeBufs)
+		c.r = imapwire.NewPooledReader(connReader{c}, &c.srv.readBufs, imapwire.Options{
+			MaxAppendLiteral: c.srv.cfg.AppendLimit,
+			Continue:         c.continueLiteral,
+		})
+		// RFC 9051 section 7.1.1: the greeting may carry the capabilities.
+		c.w.StatusResponse("", imapwire.OK, imapwire.CodeCapability(c.capabilities()),
+			c.srv.cfg.Hostname+" Mailroom IMAP server ready")
+		return c.loop(ctx)
+	})
+}
+
+// run runs the session on the current goroutine until step returns: then, unless
+// step says the session parked (end false, park.go), the connection closes.
+func (c *session) run(step func() (reason string, end bool)) {
+	reason, end := "", true
 	defer func() {
 		// A bug in one session must not take the server down: log it and say BYE.
 		if e := recover(); e != nil {
@@ -115,27 +138,19 @@ func (c *session) serve(ctx context.Context) {
 				c.w.StatusResponse("", imapwire.BYE, codeServerBug, "internal server error, closing connection")
 				c.flush()
 			}
-			reason = "panic"
+			reason, end = "panic", true
 		}
-		c.raw.Close()
-		c.log.Info("connection closed", "reason", reason, "duration", time.Since(start).Round(time.Millisecond))
-	}()
-
-	if c.implicitTLS {
-		if err := c.handshake(ctx); err != nil {
-			reason = "TLS handshake failed: " + err.Error()
+		if !end {
 			return
 		}
-	}
-	c.w = imapwire.NewPooledWriter(deadlineWriter{c}, &c.srv.writeBufs)
-	c.r = imapwire.NewPooledReader(connReader{c}, &c.srv.readBufs, imapwire.Options{
-		MaxAppendLiteral: c.srv.cfg.AppendLimit,
-		Continue:         c.continueLiteral,
-	})
-	// RFC 9051 section 7.1.1: the greeting may carry the capabilities.
-	c.w.StatusResponse("", imapwire.OK, imapwire.CodeCapability(c.capabilities()),
-		c.srv.cfg.Hostname+" Mailroom IMAP server ready")
-	reason = c.loop(ctx)
+		c.raw.Close()
+		c.stopIdle() // after a panic in IDLE
+		if c.parked.detached {
+			c.srv.parking.leave(c)
+		}
+		c.log.Info("connection closed", "reason", reason, "duration", time.Since(c.opened).Round(time.Millisecond))
+	}()
+	reason, end = step()
 }
 
 // literalRefused is the error continueLiteral returns for a synchronising literal
@@ -158,42 +173,54 @@ func (c *session) continueLiteral(li imapwire.LiteralInfo) error {
 	return c.flush()
 }
 
-// loop reads and runs commands; it returns why the session ended.
-func (c *session) loop(ctx context.Context) string {
+// loop reads and runs commands; it returns why the session ended, or end false when
+// the session parked in IDLE and the goroutine must leave it alone.
+func (c *session) loop(ctx context.Context) (reason string, end bool) {
 	for {
 		if err := c.flush(); err != nil {
-			return err.Error()
+			return err.Error(), true
 		}
 		if !c.arm(c.srv.cfg.IdleTimeout) {
 			c.bye("server shutting down")
-			return "server shutting down"
+			return "server shutting down", true
 		}
 		c.park()
 		cmd, err := c.r.ReadCommand()
 		if err != nil {
 			if reason, end := c.readFailed(err); end {
-				return reason
+				return reason, true
 			}
 			continue
 		}
 		err = c.execute(ctx, cmd)
-		var r *reply
-		switch {
-		case err == nil:
-		case errors.Is(err, errLogout):
-			c.flush()
-			return "client logged out"
-		case errors.Is(err, errInterrupted):
-			return "server shutting down"
-		case errors.As(err, &r):
-			if r.bye {
-				c.flush()
-				return r.text
-			}
-		default:
-			return err.Error()
+		if errors.Is(err, errDetached) {
+			return "", false
+		}
+		if reason, end := c.ended(err); end {
+			return reason, true
 		}
 	}
+}
+
+// ended says whether the session ends after a command that returned err, and why.
+func (c *session) ended(err error) (reason string, end bool) {
+	var r *reply
+	switch {
+	case err == nil:
+	case errors.Is(err, errLogout):
+		c.flush()
+		return "client logged out", true
+	case errors.Is(err, errInterrupted):
+		return "server shutting down", true
+	case errors.As(err, &r):
+		if r.bye {
+			c.flush()
+			return r.text, true
+		}
+	default:
+		return err.Error(), true
+	}
+	return "", false
 }
 
 // readFailed answers a command that could not be read, and says whether the session
@@ -258,13 +285,19 @@ func (c *session) bye(text string) {
 // execute runs one command in the state it needs (RFC 9051 section 6), brings the
 // client up to date with the selected mailbox, and writes the tagged response.
 func (c *session) execute(ctx context.Context, cmd *imapwire.Command) error {
-	name := cmd.Name
-	if cmd.UID {
-		name = "UID " + name
-	}
 	err := c.checkState(cmd.Name)
 	if err == nil {
 		err = c.dispatch(ctx, cmd)
+	}
+	return c.respond(ctx, cmd, err)
+}
+
+// respond writes the tagged response to cmd, whose handler returned err, after the
+// update of the selected mailbox.
+func (c *session) respond(ctx context.Context, cmd *imapwire.Command, err error) error {
+	name := cmd.Name
+	if cmd.UID {
+		name = "UID " + name
 	}
 	var r *reply
 	switch {
@@ -273,7 +306,7 @@ func (c *session) execute(ctx context.Context, cmd *imapwire.Command) error {
 	case errors.As(err, &r):
 	case errors.Is(err, errAnswered):
 		return nil
-	case errors.Is(err, errLogout), errors.Is(err, errInterrupted):
+	case errors.Is(err, errLogout), errors.Is(err, errInterrupted), errors.Is(err, errDetached):
 		return err
 	default:
 		// A failure writing to the client or one the handler did not expect.
@@ -496,6 +529,7 @@ func (c *session) interrupt() {
 	}
 	c.closing = true
 	c.raw.SetReadDeadline(time.Now())
+	c.wakeParked()
 }
 
 func (c *session) isClosing() bool {

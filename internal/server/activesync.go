@@ -26,12 +26,13 @@ func ActiveSync(ctx context.Context, in *instance.Instance, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return activeSync(ctx, in, log, svc, ca, signIn, newScheduler(in, log))
+	return activeSync(ctx, in, log, svc, ca, signIn, newScheduler(in, log), nil)
 }
 
 // activeSync builds the ActiveSync server over an opened profile service, CA, sign-in
-// service and meeting scheduler.
-func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service, sched *scheduling.Service) (*activesync.Server, error) {
+// service and meeting scheduler. Parked Pings go back to the HTTP server through
+// resume; nil keeps them in their handlers.
+func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, svc *profiles.Service, ca *pki.CA, signIn *auth.Service, sched *scheduling.Service, resume activesync.Resumer) (*activesync.Server, error) {
 	// What SendMail delivers locally reaches the scheduler as SMTP's local deliveries
 	// do, so an invitation to a colleague lands in their calendar. The scheduler's own
 	// flow (in.Flow) has no hook: it files its invitations itself.
@@ -54,6 +55,7 @@ func activeSync(ctx context.Context, in *instance.Instance, log *slog.Logger, sv
 		Scheduler:    sched,
 		ServerName:   in.Config.Hostname,
 		Logger:       log.With("component", "activesync"),
+		Resume:       resume,
 	})
 }
 

@@ -62,6 +62,10 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach net/http's own ResponseWriter through
+// the metrics wrapper, so ActiveSync can take a waiting Ping's connection over.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // instrument counts requests by matched route pattern (never by raw path, which would
 // let clients grow the label set without bound).
 func (m *metrics) instrument(next http.Handler) http.Handler {

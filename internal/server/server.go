@@ -27,6 +27,7 @@ import (
 	"mailroom/internal/autodiscover"
 	"mailroom/internal/config"
 	"mailroom/internal/dav"
+	"mailroom/internal/httpresume"
 	"mailroom/internal/imap"
 	"mailroom/internal/instance"
 	"mailroom/internal/oauth"
@@ -102,7 +103,9 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 	}
 	auto := autodiscover.New(autodiscover.Config{Hostname: cfg.Hostname, Services: Discovery(cfg), Directory: in.Directory, Auth: signIn, Signer: signer, Logger: log.With("component", "autodiscover")})
 	sched := newScheduler(in, log)
-	eas, err := activeSync(ctx, in, log, profileService, ca, signIn, sched)
+	// The connections of parked ActiveSync Pings come back to the web server here.
+	resumed := httpresume.New()
+	eas, err := activeSync(ctx, in, log, profileService, ca, signIn, sched, resumed)
 	if err != nil {
 		return err
 	}
@@ -214,7 +217,7 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 		}
 		e.ln = ln
 	}
-	errs := make(chan error, len(endpoints))
+	errs := make(chan error, len(endpoints)+1)
 	var wg sync.WaitGroup
 	for _, e := range endpoints {
 		log.Info("listening", "protocol", e.protocol, "address", e.ln.Addr().String())
@@ -226,6 +229,13 @@ func Run(ctx context.Context, in *instance.Instance, log *slog.Logger) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := web.Serve(resumed); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("resumed HTTP connections: %w", err)
+		}
+	}()
 	log.Info("mailroom serving", "hostname", cfg.Hostname, "data", cfg.Dir)
 
 	var runErr error

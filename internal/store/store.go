@@ -290,6 +290,9 @@ type Store interface {
 	MessageByUID(ctx context.Context, folder FolderID, uid UID) (Message, error)
 	// Raw returns the message's bytes as delivered.
 	Raw(ctx context.Context, id MessageID) ([]byte, error)
+	// RawMany returns the bytes of several messages at once; ids that name no message
+	// are left out of the map.
+	RawMany(ctx context.Context, ids []MessageID) (map[MessageID][]byte, error)
 	StoreFlags(ctx context.Context, u FlagUpdate) (FlagResult, error)
 	SetProps(ctx context.Context, id MessageID, props map[string]string) (ModSeq, error)
 	Copy(ctx context.Context, from FolderID, uids []UID, to FolderID) (CopyResult, error)

@@ -13,6 +13,28 @@ type Element struct {
 	Text     string // character data (STR_I/STR_T)
 	Opaque   []byte // OPAQUE data; nil when none
 	Children []*Element
+
+	frozen *frozen // set by Freeze
+}
+
+// frozen is an element encoded once: its bytes from its first tag, without the
+// SWITCH_PAGE to the page of that tag (first), and the page current after it (last).
+type frozen struct {
+	data        []byte
+	first, last int
+}
+
+// Freeze encodes e once, so that every later Encode of a document holding e copies
+// those bytes instead of encoding e again: for a subtree that many documents repeat
+// (an item sent to many devices). e and everything below it must not change
+// afterwards. MaxDepth is checked within e. It reports what Encode would.
+func (e *Element) Freeze() error {
+	enc := encoder{page: -1} // so that the first tag always begins with a SWITCH_PAGE
+	if err := enc.element(e, nil, 1); err != nil {
+		return err
+	}
+	e.frozen = &frozen{data: enc.buf[2:], first: int(enc.buf[1]), last: enc.page}
+	return nil
 }
 
 // New returns a root element in namespace space. Space decides the code page;

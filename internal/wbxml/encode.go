@@ -43,11 +43,23 @@ func (e *encoder) element(el *Element, path []*Element, depth int) error {
 	if depth > MaxDepth {
 		return fail(fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth))
 	}
+	if f := el.frozen; f != nil {
+		if e.page != f.first {
+			e.buf = append(e.buf, tokSwitchPage, byte(f.first))
+		}
+		e.buf = append(e.buf, f.data...)
+		e.page = f.last
+		return nil
+	}
 	space := el.Space
 	if space == "" && el.Page >= 0 && el.Page < len(codePages) {
 		space = codePages[el.Page].space
 	}
-	page, ok := pageBySpace[space]
+	// New and Decode set Page from Space, so the lookup by name is rarely needed.
+	page, ok := el.Page, el.Page >= 0 && el.Page < len(codePages) && codePages[el.Page].space == space
+	if !ok {
+		page, ok = pageBySpace[space]
+	}
 	if !ok {
 		return fail(fmt.Errorf("%w: %q", ErrUnknownSpace, space))
 	}

@@ -193,15 +193,19 @@ func (w *Writer) literal(open string, b []byte) *Writer {
 	return w.raw(open).Number(uint64(len(b))).raw("}\r\n").rawBytes(b)
 }
 
+// quoted writes s between double quotes, a backslash before each '"' and '\\'; the
+// runs between those go out in one write each.
 func (w *Writer) quoted(s string) *Writer {
 	w.byte('"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			w.byte('\\')
+	for {
+		i := strings.IndexAny(s, `"\`)
+		if i < 0 {
+			break
 		}
-		w.byte(s[i])
+		w.raw(s[:i]).byte('\\').byte(s[i])
+		s = s[i+1:]
 	}
-	return w.byte('"')
+	return w.raw(s).byte('"')
 }
 
 func (w *Writer) quotable(s string) bool {

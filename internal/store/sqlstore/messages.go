@@ -7,30 +7,28 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"mailroom/internal/blob"
 	"mailroom/internal/db"
 	"mailroom/internal/store"
 )
 
 // List implements store.Store: the folder's messages in UID order.
 func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, size, internal_date FROM messages WHERE folder = $1 ORDER BY uid`, folder)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+infoColumns+` FROM messages WHERE folder = $1 ORDER BY uid`, folder)
 	if err != nil {
 		return nil, fmt.Errorf("list folder %d: %w", folder, err)
 	}
 	defer rows.Close()
 	var out []store.MessageInfo
 	for rows.Next() {
-		var mi store.MessageInfo
-		var bits, date int64
-		var kws string
-		if err := rows.Scan(&mi.ID, &mi.UID, &mi.ModSeq, &bits, &kws, &mi.Size, &date); err != nil {
+		r, err := scanInfoRow(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list folder %d: %w", folder, err)
 		}
-		mi.Flags = joinFlags(bits, kws)
-		mi.InternalDate = fromMicros(date)
-		out = append(out, mi)
+		out = append(out, r.info())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list folder %d: %w", folder, err)
@@ -38,14 +36,10 @@ func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.Messag
 	return out, nil
 }
 
-// Infos implements store.Store.
+// Infos implements store.Store. It reads only the listing columns, never the summary;
+// like Messages, each chunk of UIDs is one statement of its own.
 func (s *Store) Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error) {
-	tx, err := s.db.Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
-	}
-	defer tx.Rollback()
-	rows, err := selectRows(ctx, tx, folder, sortUIDs(uids))
+	rows, err := selectInfoRows(ctx, s.db.Read(), folder, sortUIDs(uids))
 	if err != nil {
 		return nil, err
 	}
@@ -61,19 +55,21 @@ const messageColumns = `id, account, folder, uid, modseq, flags, keywords, size,
 func scanMessage(row interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
 	var bits, date int64
-	var kws, sum, props string
+	var kws string
+	var sum, props []byte // scanned as bytes: the decoders read them without another copy
 	if err := row.Scan(&m.ID, &m.Account, &m.Folder, &m.UID, &m.ModSeq, &bits, &kws, &m.Size, &date, &m.Blob, &sum, &props); err != nil {
 		return m, err
 	}
 	m.Flags = joinFlags(bits, kws)
 	m.InternalDate = fromMicros(date)
 	var sm summary
-	if err := json.Unmarshal([]byte(sum), &sm); err != nil {
+	if err := decodeSummary(sum, &sm); err != nil {
 		return m, fmt.Errorf("message %d summary: %w", m.ID, err)
 	}
 	m.Envelope, m.Root = sm.Envelope, sm.Root
-	if props != "" {
-		if err := json.Unmarshal([]byte(props), &m.Props); err != nil {
+	if len(props) > 0 {
+		var err error
+		if m.Props, err = decodeProps(props); err != nil {
 			return m, fmt.Errorf("message %d properties: %w", m.ID, err)
 		}
 	}
@@ -95,25 +91,14 @@ func (s *Store) Message(ctx context.Context, id store.MessageID) (store.Message,
 // Messages implements store.Store.
 func (s *Store) Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error) {
 	uids = sortUIDs(uids)
-	var out []store.Message
-	for part := range slices.Chunk(uids, maxInList) {
-		in, args := uidIn(folder, part)
-		rows, err := s.db.Read().QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE folder = $1 AND uid IN (`+in+`) ORDER BY uid`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
-		}
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
-			}
-			out = append(out, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
-		}
+	out := make([]store.Message, 0, len(uids))
+	err := queryUIDs(ctx, s.db.Read(), messageColumns, folder, uids, func(rows *sql.Rows) error {
+		m, err := scanMessage(rows)
+		out = append(out, m)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -140,7 +125,16 @@ func (s *Store) Raw(ctx context.Context, id store.MessageID) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message %d: %w", id, err)
 	}
-	return s.blobs.Read(ctx, b)
+	raw, err := s.blobs.Read(ctx, b)
+	if errors.Is(err, blob.ErrNotFound) {
+		// An expunge between the two reads removes the row and then the bytes: the
+		// message is gone, not broken. A row still there means the bytes are missing.
+		var n int
+		if qerr := s.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE id = $1`, id).Scan(&n); qerr == nil && n == 0 {
+			return nil, fmt.Errorf("message %d: %w", id, store.ErrNotFound)
+		}
+	}
+	return raw, err
 }
 
 // lockFolderAccount locks the account of folder (see lockAccounts). A folder that does
@@ -172,10 +166,6 @@ func folderAccount(ctx context.Context, tx *sql.Tx, folder store.FolderID) (stor
 	return acct, nil
 }
 
-func (r row) info() store.MessageInfo {
-	return store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(r.bits, r.kws), Size: r.size, InternalDate: fromMicros(r.date)}
-}
-
 // maxInList bounds the UIDs in one IN (...) list, well under SQLite's limit on
 // variables in a statement.
 const maxInList = 500
@@ -184,53 +174,118 @@ const maxInList = 500
 func uidIn(folder store.FolderID, uids []store.UID) (string, []any) {
 	args := make([]any, 0, len(uids)+1)
 	args = append(args, folder)
-	marks := make([]string, len(uids))
+	var marks strings.Builder
 	for i, u := range uids {
 		args = append(args, u)
-		marks[i] = fmt.Sprintf("$%d", i+2)
+		if i > 0 {
+			marks.WriteByte(',')
+		}
+		marks.WriteByte('$')
+		marks.WriteString(strconv.Itoa(i + 2))
 	}
-	return strings.Join(marks, ","), args
+	return marks.String(), args
 }
 
-type row struct {
+// querier is what the chunked reads run on: the read pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryUIDs runs `SELECT columns FROM messages WHERE folder = $1 AND uid IN (...)
+// ORDER BY uid` for uids (sorted, unique) in chunks of maxInList, calling scan on every
+// row. A chunk of consecutive UIDs, what FETCH 1:* asks, is read as a range instead.
+func queryUIDs(ctx context.Context, q querier, columns string, folder store.FolderID, uids []store.UID, scan func(*sql.Rows) error) error {
+	for part := range slices.Chunk(uids, maxInList) {
+		where, args := `uid >= $2 AND uid <= $3`, []any{folder, part[0], part[len(part)-1]}
+		if !consecutive(part) {
+			var in string
+			in, args = uidIn(folder, part)
+			where = `uid IN (` + in + `)`
+		}
+		rows, err := q.QueryContext(ctx, `SELECT `+columns+` FROM messages WHERE folder = $1 AND `+where+` ORDER BY uid`, args...)
+		if err != nil {
+			return fmt.Errorf("read messages of folder %d: %w", folder, err)
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return fmt.Errorf("read messages of folder %d: %w", folder, err)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read messages of folder %d: %w", folder, err)
+		}
+	}
+	return nil
+}
+
+// consecutive reports whether uids are n, n+1, n+2...
+func consecutive(uids []store.UID) bool {
+	for i, u := range uids {
+		if u != uids[0]+store.UID(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// infoColumns are what a listing reads: the columns of infoRow.
+const infoColumns = `id, uid, modseq, flags, keywords, size, internal_date`
+
+// infoRow is one message's listing columns as stored.
+type infoRow struct {
 	id     store.MessageID
 	uid    store.UID
 	modseq store.ModSeq
 	bits   int64
 	kws    string
 	size   int64
-	blob   string
 	date   int64
-	props  string
-	sum    string
-	msgID  string
-	sent   int64
+}
+
+func scanInfoRow(rows *sql.Rows) (infoRow, error) {
+	var r infoRow
+	err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.bits, &r.kws, &r.size, &r.date)
+	return r, err
+}
+
+func (r infoRow) info() store.MessageInfo {
+	return store.MessageInfo{ID: r.id, UID: r.uid, ModSeq: r.modseq, Flags: joinFlags(r.bits, r.kws), Size: r.size, InternalDate: fromMicros(r.date)}
+}
+
+// selectInfoRows reads the listing columns of the messages of folder with the given
+// UIDs (sorted, unique).
+func selectInfoRows(ctx context.Context, q querier, folder store.FolderID, uids []store.UID) ([]infoRow, error) {
+	out := make([]infoRow, 0, len(uids))
+	err := queryUIDs(ctx, q, infoColumns, folder, uids, func(rows *sql.Rows) error {
+		r, err := scanInfoRow(rows)
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
+
+// row is one message with every column a copy needs.
+type row struct {
+	infoRow
+	blob  string
+	props string
+	sum   string
+	msgID string
+	sent  int64
 }
 
 // selectRows reads the messages of folder with the given UIDs (sorted, unique) inside tx.
 func selectRows(ctx context.Context, tx *sql.Tx, folder store.FolderID, uids []store.UID) ([]row, error) {
 	var out []row
-	for part := range slices.Chunk(uids, maxInList) {
-		in, args := uidIn(folder, part)
-		rows, err := tx.QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, size, blob, internal_date, props, summary, message_id, sent_date
-			FROM messages WHERE folder = $1 AND uid IN (`+in+`) ORDER BY uid`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
-		}
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.bits, &r.kws, &r.size, &r.blob, &r.date, &r.props, &r.sum, &r.msgID, &r.sent); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
-			}
-			out = append(out, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read messages of folder %d: %w", folder, err)
-		}
-	}
-	return out, nil
+	err := queryUIDs(ctx, tx, infoColumns+`, blob, props, summary, message_id, sent_date`, folder, uids, func(rows *sql.Rows) error {
+		var r row
+		err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.bits, &r.kws, &r.size, &r.date, &r.blob, &r.props, &r.sum, &r.msgID, &r.sent)
+		out = append(out, r)
+		return err
+	})
+	return out, err
 }
 
 // StoreFlags implements store.Store. All messages changed by one call share one ModSeq.
@@ -251,7 +306,7 @@ func (s *Store) StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagR
 		if err := s.lockAccounts(ctx, tx, account); err != nil {
 			return err
 		}
-		rows, err := selectRows(ctx, tx, u.Folder, uids)
+		rows, err := selectInfoRows(ctx, tx, u.Folder, uids)
 		if err != nil {
 			return err
 		}

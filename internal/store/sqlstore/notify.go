@@ -15,62 +15,98 @@ import (
 )
 
 // hub fans an account's newest ModSeq out to its subscribers. A send never blocks: each
-// subscriber has a one-slot channel that holds the newest value not yet read.
+// channel subscriber has a one-slot channel that holds the newest value not yet read,
+// and each function subscriber is called after the hub's lock is let go.
 type hub struct {
 	mu   sync.Mutex
-	subs map[store.AccountID]map[chan store.ModSeq]struct{}
-	seen map[store.AccountID]store.ModSeq // the newest ModSeq published per watched account
+	subs map[store.AccountID]*topic
+}
+
+// topic is one watched account: its subscribers and the newest ModSeq published.
+type topic struct {
+	chans map[chan store.ModSeq]struct{}
+	funcs map[*func(store.ModSeq)]struct{}
+	seen  store.ModSeq
 }
 
 func newHub() *hub {
-	return &hub{
-		subs: make(map[store.AccountID]map[chan store.ModSeq]struct{}),
-		seen: make(map[store.AccountID]store.ModSeq),
+	return &hub{subs: make(map[store.AccountID]*topic)}
+}
+
+// topic returns id's topic, creating it; h.mu is held.
+func (h *hub) topic(id store.AccountID) *topic {
+	t := h.subs[id]
+	if t == nil {
+		t = &topic{chans: make(map[chan store.ModSeq]struct{}), funcs: make(map[*func(store.ModSeq)]struct{})}
+		h.subs[id] = t
+	}
+	return t
+}
+
+// drop forgets id's topic once nobody watches it; h.mu is held.
+func (h *hub) drop(id store.AccountID, t *topic) {
+	if len(t.chans) == 0 && len(t.funcs) == 0 && h.subs[id] == t {
+		delete(h.subs, id)
 	}
 }
 
 func (h *hub) subscribe(id store.AccountID) (<-chan store.ModSeq, func()) {
 	ch := make(chan store.ModSeq, 1)
 	h.mu.Lock()
-	if h.subs[id] == nil {
-		h.subs[id] = make(map[chan store.ModSeq]struct{})
-	}
-	h.subs[id][ch] = struct{}{}
+	t := h.topic(id)
+	t.chans[ch] = struct{}{}
 	h.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			if _, ok := h.subs[id][ch]; !ok {
+			if _, ok := t.chans[ch]; !ok {
 				return // closeAll already closed it
 			}
-			delete(h.subs[id], ch)
-			if len(h.subs[id]) == 0 {
-				delete(h.subs, id)
-				delete(h.seen, id)
-			}
+			delete(t.chans, ch)
+			h.drop(id, t)
 			close(ch)
 		})
 	}
 }
 
+func (h *hub) notify(id store.AccountID, f func(store.ModSeq)) func() {
+	key := &f
+	h.mu.Lock()
+	t := h.topic(id)
+	t.funcs[key] = struct{}{}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(t.funcs, key)
+		h.drop(id, t)
+	}
+}
+
 func (h *hub) publish(id store.AccountID, m store.ModSeq) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if m <= h.seen[id] {
+	t := h.subs[id]
+	if t == nil || m <= t.seen {
+		h.mu.Unlock()
 		return
 	}
-	if _, watched := h.subs[id]; !watched {
-		return
-	}
-	h.seen[id] = m
-	for ch := range h.subs[id] {
+	t.seen = m
+	for ch := range t.chans {
 		select {
 		case <-ch: // drop the older value: the newest one says it all
 		default:
 		}
 		ch <- m
+	}
+	funcs := make([]func(store.ModSeq), 0, len(t.funcs))
+	for f := range t.funcs {
+		funcs = append(funcs, *f)
+	}
+	h.mu.Unlock()
+	for _, f := range funcs {
+		f(m)
 	}
 }
 
@@ -84,13 +120,17 @@ func (h *hub) watched() []store.AccountID {
 	return ids
 }
 
+// closeAll closes every channel subscription; function subscribers are no longer
+// called.
 func (h *hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id, chans := range h.subs {
-		for ch := range chans {
+	for id, t := range h.subs {
+		for ch := range t.chans {
 			close(ch)
 		}
+		clear(t.chans)
+		clear(t.funcs)
 		delete(h.subs, id)
 	}
 }
@@ -98,6 +138,14 @@ func (h *hub) closeAll() {
 // Subscribe implements store.Store.
 func (s *Store) Subscribe(id store.AccountID) (<-chan store.ModSeq, func()) {
 	return s.hub.subscribe(id)
+}
+
+// Notify is Subscribe with a function instead of a channel: f receives the account's
+// newest ModSeq soon after any change, on the goroutine that saw the change, and must
+// return quickly without calling the store. It may run once more after cancel returns.
+// A watcher of thousands of accounts needs no goroutine per account this way.
+func (s *Store) Notify(id store.AccountID, f func(store.ModSeq)) (cancel func()) {
+	return s.hub.notify(id, f)
 }
 
 // watch wakes subscribers for changes this process did not make (the admin CLI, an

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentDeliveries", testConcurrentDeliveries},
 		{"Replace", testReplace},
 		{"ConcurrentReplace", testConcurrentReplace},
+		{"RawMany", testRawMany},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,470 @@
+package activesync
+
+// Parking holds a waiting Ping ([MS-ASCMD] 2.2.1.13) without a goroutine or net/http's
+// buffers. Over HTTP/1.1 the handler takes the connection over (http.Hijacker), keeps
+// only the bare connection and what the answer needs, and returns. One store
+// subscription per account and one timer for all heartbeats wake the parked Pings; a
+// short-lived goroutine then writes the HTTP/1.1 response itself and hands the
+// connection back to the same http.Server (Config.Resume), which serves the device's
+// next request on it as usual.
+//
+// A parked Ping's connection is not read while it waits: a client that goes away is
+// noticed when its answer fails to be written, at the latest when its heartbeat ends.
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mailroom/internal/store"
+	"mailroom/internal/wbxml"
+)
+
+// Resumer takes back a connection a parked Ping took over from the HTTP server, so the
+// device's next request on it is served as usual; *httpresume.Listener is one. After
+// an error the caller still owns the connection.
+type Resumer interface {
+	Resume(c net.Conn) error
+}
+
+// notifier is a Store that calls a function on each change of an account instead of
+// sending on a channel, so parked Pings need no goroutine to watch; *sqlstore.Store is
+// one. f must return quickly and may run once more after cancel.
+type notifier interface {
+	Notify(id store.AccountID, f func(store.ModSeq)) (cancel func())
+}
+
+const (
+	// parkWorkers bounds the goroutines writing the answers of one batch of Pings
+	// (one account's change, or one tick of the heartbeat timer).
+	parkWorkers = 32
+	// parkChecks bounds the accounts whose change log is read at once.
+	parkChecks = 16
+	// answerTimeout bounds the write of one answer: a device that stopped reading
+	// must not hold a worker.
+	answerTimeout = 10 * time.Second
+)
+
+// parking is the registry of parked Pings.
+type parking struct {
+	s      *Server
+	resume Resumer
+	notify notifier
+	ctx    context.Context // the change log reads; ended by close
+	stop   context.CancelFunc
+	checks chan struct{}  // one per account whose change log is being read
+	busy   sync.WaitGroup // the goroutines checking and answering
+
+	mu       sync.Mutex
+	closed   bool
+	accounts map[store.AccountID]*parkAccount
+	due      parkHeap    // parked Pings, soonest heartbeat end first
+	timer    *time.Timer // fires at due[0]'s heartbeat end
+	parked   int
+}
+
+// parkAccount is one account with parked Pings, or with Pings about to park.
+type parkAccount struct {
+	id       store.AccountID
+	cancel   func() // the store subscription
+	joining  int    // Pings that joined and are neither parked nor gone
+	pings    map[*parkedPing]struct{}
+	wakes    uint64 // store notifications so far
+	checking bool   // a goroutine reads the change log for the account's Pings
+	again    bool   // a notification came while checking
+}
+
+// parkedPing is what a parked Ping keeps: the connection and what its answer needs.
+type parkedPing struct {
+	conn     net.Conn
+	acct     *parkAccount
+	watch    *pingWatch
+	deadline time.Time // the heartbeat's end
+	header   []byte    // the header lines the handler had set, in wire form
+	close    bool      // close the connection after the answer instead of resuming it
+	index    int       // in parking.due; -1 once taken out
+}
+
+func newParking(s *Server, resume Resumer, n notifier) *parking {
+	ctx, stop := context.WithCancel(context.Background())
+	return &parking{s: s, resume: resume, notify: n, ctx: ctx, stop: stop,
+		checks: make(chan struct{}, parkChecks), accounts: map[store.AccountID]*parkAccount{}}
+}
+
+// canHijack reports whether w, or a ResponseWriter it wraps (Unwrap, as
+// http.ResponseController follows), can hand its connection over.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		if _, ok := w.(http.Hijacker); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}
+
+// ping answers at once what it can and otherwise parks the Ping.
+func (k *parking) ping(ctx context.Context, w http.ResponseWriter, r *request) error {
+	// Join (subscribe) before looking, so a change between the look and the parking
+	// still wakes.
+	a, wakes := k.join(r.account())
+	p, err := k.s.pingLook(ctx, w, r)
+	if err != nil || p == nil {
+		k.leave(a)
+		return err
+	}
+	var header bytes.Buffer
+	if err := w.Header().Write(&header); err != nil {
+		k.leave(a)
+		return fmt.Errorf("ping: %w", err)
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		k.leave(a)
+		return fmt.Errorf("ping: take the connection over: %w", err)
+	}
+	k.park(&parkedPing{
+		conn:     conn,
+		acct:     a,
+		watch:    p,
+		deadline: time.Now().Add(p.heartbeat),
+		header:   header.Bytes(),
+		// Bytes after the Ping (a pipelined request) cannot be given back to net/http
+		// with the connection: answer the Ping, then close, and the device sends its
+		// next request again on a new connection.
+		close: r.closeAfter || brw.Reader.Buffered() > 0,
+		index: -1,
+	}, wakes)
+	return nil
+}
+
+// join registers a Ping of acct about to park, subscribing to the account's changes if
+// it is the first; it returns the account's notification count, for park.
+func (k *parking) join(acct store.AccountID) (*parkAccount, uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a := k.accounts[acct]
+	if a == nil {
+		a = &parkAccount{id: acct, pings: map[*parkedPing]struct{}{}}
+		a.cancel = k.notify.Notify(acct, func(store.ModSeq) { k.wake(a) })
+		k.accounts[acct] = a
+	}
+	a.joining++
+	return a, a.wakes
+}
+
+// leave ends a join that did not park.
+func (k *parking) leave(a *parkAccount) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a.joining--
+	k.release(a)
+}
+
+// release forgets a once nothing waits on it; k.mu is held.
+func (k *parking) release(a *parkAccount) {
+	if a.joining == 0 && len(a.pings) == 0 && k.accounts[a.id] == a {
+		delete(k.accounts, a.id)
+		a.cancel()
+	}
+}
+
+// park registers p, which joined when its account had seen wakes notifications.
+func (k *parking) park(p *parkedPing, wakes uint64) {
+	a := p.acct
+	k.mu.Lock()
+	a.joining--
+	if k.closed {
+		k.release(a)
+		k.mu.Unlock()
+		p.close = true
+		k.reply(pingReply{p, pingExpired, nil}) // on the handler's goroutine: close waits for none
+		return
+	}
+	a.pings[p] = struct{}{}
+	heap.Push(&k.due, p)
+	k.parked++
+	if p.index == 0 {
+		k.arm()
+	}
+	woken := a.wakes != wakes
+	k.mu.Unlock()
+	if woken {
+		k.wake(a) // a change came after the look
+	}
+}
+
+// take removes p from the registry; it reports false if p was already taken. The
+// caller arms the timer again. k.mu is held.
+func (k *parking) take(p *parkedPing) bool {
+	if p.index < 0 {
+		return false
+	}
+	heap.Remove(&k.due, p.index)
+	delete(p.acct.pings, p)
+	k.parked--
+	k.release(p.acct)
+	return true
+}
+
+// arm sets the timer to the soonest heartbeat end; k.mu is held.
+func (k *parking) arm() {
+	if len(k.due) == 0 || k.closed {
+		if k.timer != nil {
+			k.timer.Stop()
+		}
+		return
+	}
+	d := time.Until(k.due[0].deadline)
+	if k.timer == nil {
+		k.timer = time.AfterFunc(d, k.expire)
+		return
+	}
+	k.timer.Reset(d)
+}
+
+// expire answers the Pings whose heartbeat has ended with status 1.
+func (k *parking) expire() {
+	now := time.Now()
+	var replies []pingReply
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return
+	}
+	k.busy.Add(1) // under k.mu, so close waits for these answers
+	defer k.busy.Done()
+	for len(k.due) > 0 && !k.due[0].deadline.After(now) {
+		p := k.due[0]
+		k.take(p)
+		replies = append(replies, pingReply{p, pingExpired, nil})
+	}
+	k.arm()
+	k.mu.Unlock()
+	k.answer(replies)
+}
+
+// wake is the store's notification of a change to a's account: the account's parked
+// Pings read the change log, unless a read is already under way, which then runs
+// once more.
+func (k *parking) wake(a *parkAccount) {
+	k.mu.Lock()
+	a.wakes++
+	if a.checking || len(a.pings) == 0 || k.closed {
+		a.again = a.checking
+		k.mu.Unlock()
+		return
+	}
+	a.checking = true
+	k.busy.Add(1)
+	k.mu.Unlock()
+	go k.check(a)
+}
+
+// check reads a's change log once for all its parked Pings and answers those with a
+// change, until no notification came during the read.
+func (k *parking) check(a *parkAccount) {
+	defer k.busy.Done()
+	k.checks <- struct{}{}
+	defer func() { <-k.checks }()
+	for {
+		k.mu.Lock()
+		a.again = false
+		pings := make([]*parkedPing, 0, len(a.pings))
+		watches := make([]map[store.FolderID]store.ModSeq, 0, len(a.pings))
+		since := store.ModSeq(1 << 62)
+		for p := range a.pings {
+			pings = append(pings, p)
+			watches = append(watches, p.watch.folders)
+			since = min(since, p.watch.newest)
+		}
+		k.mu.Unlock()
+		var replies []pingReply
+		if len(pings) > 0 {
+			hits, newest, err := k.s.changedFoldersOf(k.ctx, a.id, since, watches)
+			if err != nil && k.ctx.Err() == nil {
+				// The Pings stay parked: the next change or the heartbeat answers them.
+				k.s.log.Error("parked ping", "account", a.id, "err", err)
+			}
+			k.mu.Lock()
+			for i, p := range pings {
+				switch {
+				case err != nil:
+				case len(hits[i]) > 0:
+					if k.take(p) {
+						replies = append(replies, pingReply{p, pingChanges, hits[i]})
+					}
+				default:
+					p.watch.newest = max(p.watch.newest, newest)
+				}
+			}
+			if len(replies) > 0 {
+				k.arm()
+			}
+			k.mu.Unlock()
+		}
+		k.answer(replies)
+		k.mu.Lock()
+		if !a.again || len(a.pings) == 0 {
+			a.checking = false
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+	}
+}
+
+// pingReply is one answer to write.
+type pingReply struct {
+	p    *parkedPing
+	code pingStatus
+	hit  []store.FolderID
+}
+
+// answer writes replies with up to parkWorkers goroutines, without waiting for them.
+// The caller is close, or holds a count of k.busy, so that close waits for them. The
+// connections go back to the HTTP server only once every answer of the batch is
+// written: the answers are what the devices wait for, and a device's next request
+// waits in the socket meanwhile.
+func (k *parking) answer(replies []pingReply) {
+	if len(replies) == 0 {
+		return
+	}
+	var next atomic.Int64
+	n := min(len(replies), parkWorkers)
+	var written sync.WaitGroup
+	written.Add(n)
+	k.busy.Add(n)
+	for range n {
+		go func() {
+			defer k.busy.Done()
+			var back []net.Conn
+			for i := next.Add(1) - 1; i < int64(len(replies)); i = next.Add(1) - 1 {
+				if c := k.reply(replies[i]); c != nil {
+					back = append(back, c)
+				}
+			}
+			written.Done()
+			written.Wait()
+			for _, c := range back {
+				if err := k.resume.Resume(c); err != nil {
+					c.Close() // the HTTP server is shutting down
+				}
+			}
+		}()
+	}
+}
+
+// reply writes one Ping answer as the HTTP/1.1 response net/http would have written
+// (the handler's headers, Content-Type, Content-Length and Date). It returns the
+// connection if it is to go back to the HTTP server, and closes it otherwise.
+func (k *parking) reply(r pingReply) net.Conn {
+	p := r.p
+	body, err := wbxml.Encode(pingResponse(r.code, r.hit))
+	if err != nil {
+		k.s.log.Error("parked ping answer", "err", err)
+		p.conn.Close()
+		return nil
+	}
+	k.mu.Lock()
+	closing := p.close || k.closed
+	k.mu.Unlock()
+	var b bytes.Buffer
+	b.Grow(len(p.header) + len(body) + 160)
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	b.Write(p.header)
+	b.WriteString("Content-Type: " + contentTypeWBXML + "\r\n")
+	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	b.WriteString("Date: " + k.s.now().UTC().Format(http.TimeFormat) + "\r\n")
+	if closing {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	err = p.conn.SetWriteDeadline(time.Now().Add(answerTimeout))
+	if err == nil {
+		_, err = p.conn.Write(b.Bytes())
+	}
+	if err == nil {
+		err = p.conn.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		k.s.log.Debug("parked ping: the device is gone", "remote", p.conn.RemoteAddr().String(), "err", err)
+	}
+	if err != nil || closing {
+		p.conn.Close()
+		return nil
+	}
+	return p.conn
+}
+
+// count returns how many Pings are parked.
+func (k *parking) count() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.parked
+}
+
+// close answers every parked Ping with status 1 and closes its connection; Pings that
+// park later are answered so at once. It waits for the answers to be written, or for
+// ctx to end.
+func (k *parking) close(ctx context.Context) error {
+	k.mu.Lock()
+	k.closed = true
+	k.arm() // stops the timer
+	replies := make([]pingReply, 0, len(k.due))
+	for len(k.due) > 0 {
+		p := k.due[0]
+		k.take(p)
+		replies = append(replies, pingReply{p, pingExpired, nil})
+	}
+	k.mu.Unlock()
+	k.stop()
+	k.answer(replies)
+	done := make(chan struct{})
+	go func() { k.busy.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("parked pings: %w", ctx.Err())
+	}
+}
+
+// errNoNotify is a Config with Resume whose Store cannot notify.
+var errNoNotify = errors.New("activesync: Resume needs a Store with Notify")
+
+// parkHeap orders parked Pings by the end of their heartbeat (container/heap).
+type parkHeap []*parkedPing
+
+func (h parkHeap) Len() int           { return len(h) }
+func (h parkHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h parkHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *parkHeap) Push(x any) {
+	p := x.(*parkedPing)
+	p.index = len(*h)
+	*h = append(*h, p)
+}
+func (h *parkHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	p.index = -1
+	*h = old[:len(old)-1]
+	return p
+}
