@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/blob"
 	"mailroom/internal/store"
 )
 
@@ -21,6 +22,9 @@ import (
 // reports on stdout each write the store acknowledged.
 func TestHelperKillWriter(t *testing.T) {
 	p := place{dir: os.Getenv("MAILROOM_KILL_WRITER_DIR"), pg: os.Getenv("MAILROOM_KILL_WRITER_PG")}
+	// Rounds alternate between blobs kept in the database (up to the inline limit, which
+	// covers every size written here) and blobs in files: both must survive a kill.
+	p.inline, _ = strconv.Atoi(os.Getenv("MAILROOM_KILL_WRITER_INLINE"))
 	if p.dir == "" {
 		t.Skip("only run as the child of TestKillMidWrite")
 	}
@@ -99,7 +103,12 @@ func TestKillMidWrite(t *testing.T) {
 	const rounds = 20
 	for round := range rounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperKillWriter$", "-test.v")
+		inline := 0
+		if round%2 == 0 {
+			inline = blob.DefaultInlineLimit
+		}
 		cmd.Env = append(os.Environ(), "MAILROOM_KILL_WRITER_DIR="+p.dir, "MAILROOM_KILL_WRITER_PG="+p.pg,
+			fmt.Sprintf("MAILROOM_KILL_WRITER_INLINE=%d", inline),
 			fmt.Sprintf("MAILROOM_KILL_WRITER_SEED=%d", round+1))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

@@ -56,25 +56,35 @@ func likeContains(s string) string {
 	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }
 
+// header matches a header field's decoded value. The subquery is correlated so that it
+// reads only the searched folder's messages through the (blob, name) index: an
+// uncorrelated IN would compare every stored header of that name, of every account.
 func (q *query) header(name, value string) string {
-	return `m.blob IN (SELECT h.blob FROM message_headers h WHERE h.name = ` + q.arg(strings.ToLower(name)) +
+	return `EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.name = ` + q.arg(strings.ToLower(name)) +
 		` AND h.value LIKE ` + q.arg(likeContains(value)) + ` ESCAPE '\')`
 }
 
 // body matches the decoded text, lower-cased like the stored text. On SQLite three
 // characters or more use the FTS5 trigram table; its tokenizer cannot match shorter
-// strings, so those scan the text table. On PostgreSQL the LIKE itself is answered by
-// the pg_trgm GIN index (which likewise falls back to a scan below three characters).
+// strings, so those read the folder's texts one by one. On PostgreSQL the LIKE itself
+// is answered by the pg_trgm GIN index, which likewise cannot serve shorter strings.
 func (q *query) body(s string) string {
 	s = strings.ToLower(s)
 	if q.dialect == db.SQLite && utf8.RuneCountInString(s) >= 3 {
 		phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-		// The index covers the first 16 KiB of each indexed text (migration 0002); longer
-		// texts and texts not indexed yet are searched whole as well.
-		return `(m.blob IN (SELECT t.blob FROM message_text t WHERE t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))` +
-			` OR m.blob IN (SELECT t.blob FROM message_text t WHERE (t.long OR NOT t.indexed) AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\'))`
+		// The index holds the texts of up to 16 KiB (migrations 0002 and 0003); longer
+		// texts and texts not indexed yet are searched whole with LIKE. Its hits count only
+		// for texts marked indexed: the entries of a removed text stay until the indexer
+		// deletes them, and SQLite may have given its rowid to a new text (migration 0003).
+		return `(m.blob IN (SELECT t.blob FROM message_text t WHERE t.indexed AND t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))` +
+			` OR EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND (t.long OR NOT t.indexed) AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\'))`
 	}
-	return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
+	if q.dialect == db.Postgres && utf8.RuneCountInString(s) >= 3 {
+		return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
+	}
+	// No index serves the pattern: read only this folder's texts (correlated), not every
+	// text of every account.
+	return `EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
 }
 
 func (q *query) criteria(c *store.Criteria) string {

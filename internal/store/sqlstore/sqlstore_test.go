@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -182,5 +183,90 @@ func TestWakeAcrossProcesses(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no wake-up for modseq %d within a second of another process's delivery", d[0].ModSeq)
 		}
+	}
+}
+
+// TestSearchAcrossRemovedText checks that body search stays exact while the SQLite
+// indexer catches up with a removal: the index entries of an expunged text stay until
+// the indexer deletes them, and the next text stored gets the removed text's rowid.
+func TestSearchAcrossRemovedText(t *testing.T) {
+	s, d, _ := open(t, newPlace(t))
+	defer d.Close()
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.EnsureAccount(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(body string) store.Delivered {
+		t.Helper()
+		got, err := s.Deliver(ctx, store.NewMessage{Raw: storetest.Msg("a@x.test", "b@x.test", "fts", body)}, []store.Placement{{Account: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[0]
+	}
+	search := func(folder store.FolderID, want map[string][]store.UID) {
+		t.Helper()
+		for body, uids := range want {
+			got, err := s.Search(ctx, folder, &store.Criteria{Body: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, uids) {
+				t.Errorf("BODY %q: UIDs %v, want %v", body, got, uids)
+			}
+		}
+	}
+	textRowid := func() int64 {
+		t.Helper()
+		var id int64
+		if err := d.Read().QueryRowContext(ctx, `SELECT rowid FROM message_text`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	a := deliver("the word marmalade")
+	waitIndexed(t, d)
+	search(a.Folder, map[string][]store.UID{"marmalade": {a.UID}})
+	var oldRowid int64
+	if d.Dialect == db.SQLite {
+		oldRowid = textRowid()
+	}
+	if _, err := s.Expunge(ctx, a.Folder, []store.UID{a.UID}); err != nil {
+		t.Fatal(err)
+	}
+	b := deliver("the word quince")
+	if d.Dialect == db.SQLite && textRowid() != oldRowid {
+		t.Fatalf("the new text has rowid %d, not the removed one's %d: the test no longer covers reuse", textRowid(), oldRowid)
+	}
+	want := map[string][]store.UID{"marmalade": nil, "quince": {b.UID}}
+	search(b.Folder, want)
+	waitIndexed(t, d)
+	search(b.Folder, want)
+}
+
+// waitIndexed waits (at most 30 s) until the SQLite indexer has taken in every text
+// and deleted the entries of every removed one; PostgreSQL indexes in the writing
+// transaction.
+func waitIndexed(t testing.TB, d *db.DB) {
+	t.Helper()
+	if d.Dialect != db.SQLite {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := d.Read().QueryRowContext(context.Background(), `SELECT (SELECT count(*) FROM message_text WHERE NOT indexed) + (SELECT count(*) FROM message_fts_gone)`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d texts still waiting for the indexer after 30 s", n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
