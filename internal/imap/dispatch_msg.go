@@ -34,19 +34,12 @@ func (s *selection) resolve(set imapwire.SeqSet, uid bool) ([]store.UID, error) 
 				return nil, bad("message sequence number out of range: the mailbox has %d messages", n)
 			}
 			lo, hi := r.Bounds(n)
-			out = append(out, v.uids[lo-1:hi]...)
+			out = v.uids.appendSeqs(out, lo, hi)
 		}
 	} else {
-		last := uint32(0)
-		if n > 0 {
-			last = uint32(v.uids[n-1])
-		}
 		for _, r := range set.Ranges {
-			lo, hi := r.Bounds(last)
-			i, _ := slices.BinarySearch(v.uids, store.UID(lo))
-			for ; i < len(v.uids) && uint32(v.uids[i]) <= hi; i++ {
-				out = append(out, v.uids[i])
-			}
+			lo, hi := r.Bounds(uint32(v.last()))
+			out = v.uids.appendUIDs(out, store.UID(lo), store.UID(hi))
 		}
 	}
 	if len(set.Ranges) > 1 {
@@ -68,14 +61,14 @@ func (s *selection) uidRanges(set imapwire.SeqSet, uid bool) []store.UIDRange {
 	}
 	for _, r := range set.Ranges {
 		if uid {
-			lo, hi := r.Bounds(uint32(v.uids[n-1]))
+			lo, hi := r.Bounds(uint32(v.last()))
 			out = append(out, store.UIDRange{First: store.UID(lo), Last: store.UID(hi)})
 			continue
 		}
 		lo, hi := r.Bounds(n)
 		lo, hi = max(lo, 1), min(hi, n)
 		if lo <= hi {
-			out = append(out, store.UIDRange{First: v.uids[lo-1], Last: v.uids[hi-1]})
+			out = append(out, store.UIDRange{First: v.uid(lo), Last: v.uid(hi)})
 		}
 	}
 	return out
@@ -202,7 +195,7 @@ func (c *session) cmdFetch(ctx context.Context, uidCmd bool, a *imapwire.Fetch) 
 					return noErr(err, codeServerBug, "cannot fetch message %d", m.UID)
 				}
 				if hasFlags || seenNow[m.UID] {
-					s.reported[m.UID] = m.ModSeq
+					s.report(m.UID, m.ModSeq)
 				}
 			}
 		}
@@ -304,7 +297,7 @@ func (c *session) cmdStore(ctx context.Context, uidCmd bool, a *imapwire.Store) 
 			}
 			w.Atom("MODSEQ (").Number(uint64(in.ModSeq)).Atom("))").CRLF()
 		}
-		s.reported[in.UID] = in.ModSeq
+		s.report(in.UID, in.ModSeq)
 	}
 	if len(res.Modified) > 0 {
 		set := imapwire.SeqSetOf(s.numbers(res.Modified, uidCmd))

@@ -15,12 +15,12 @@ import (
 
 // BenchmarkIdleMemory measures the server's memory per connection idling in IDLE:
 // `mailbench imap-idle` (the binary named by $MAILBENCH; skipped without it) holds
-// $IDLE_CONNS connections (default 2,000) over implicit TLS with INBOX (100
-// messages) selected, in a process of its own, so that what this process holds is
-// the server's. It reports heap and stack in use per connection, after two GCs, and
-// the share of the sessions parked without a goroutine (park.go), and writes a heap
-// profile to $IDLE_HEAP_PROFILE when set. One iteration is one whole
-// run, whatever b.N is.
+// $IDLE_CONNS connections (default 2,000) over implicit TLS with INBOX (2,000
+// messages, as in bench/imap-vs-dovecot.sh) selected, in a process of its own, so
+// that what this process holds is the server's. It reports heap and stack in use
+// per connection, after two GCs, and the share of the sessions parked without a
+// goroutine (park.go), and writes a heap profile to $IDLE_HEAP_PROFILE when set. One
+// iteration is one whole run, whatever b.N is.
 func BenchmarkIdleMemory(b *testing.B) {
 	bench := os.Getenv("MAILBENCH")
 	if bench == "" {
@@ -31,7 +31,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		conns = n
 	}
 	e := newSrvEnv(b, func(c *Config) { c.Logger = slog.New(slog.DiscardHandler) })
-	for i := 1; i <= 100; i++ {
+	for i := 1; i <= 2000; i++ {
 		e.deliver(b, e.alice.ID, 0, srvMsg(i, "message "+strconv.Itoa(i)))
 	}
 	inUse := func() (heap, stack uint64) {

@@ -85,7 +85,7 @@ func (c *session) cmdSelect(ctx context.Context, a *imapwire.Select) error {
 	w.StatusResponse("", imapwire.OK, imapwire.CodePermanentFlags(perm), "flags that can be changed")
 	// RFC 7162 section 3.1.2.1: every mailbox has mod-sequences here.
 	w.StatusResponse("", imapwire.OK, imapwire.CodeHighestModSeq(uint64(f.HighestModSeq)), "highest mod-sequence")
-	c.sel = &selection{mbox: m, view: v, readOnly: readOnly, reported: map[store.UID]store.ModSeq{}}
+	c.sel = &selection{mbox: m, view: v, readOnly: readOnly}
 	c.state = stateSelected
 	if q := a.QResync; q != nil && q.UIDValidity == f.UIDValidity {
 		if err := c.resync(ctx, q); err != nil {
@@ -163,7 +163,7 @@ func (c *session) writeChangedSince(ctx context.Context, since store.ModSeq) err
 		}
 		for _, in := range infos {
 			c.writeFlags(s.view.seq(in.UID), in, true, true)
-			s.reported[in.UID] = in.ModSeq
+			s.report(in.UID, in.ModSeq)
 		}
 		uids = uids[n:]
 	}
@@ -241,8 +241,18 @@ func (c *session) syncSelected(ctx context.Context, allowExpunge bool) error {
 		// RFC 7162 section 3.2.4: a QRESYNC client gets UIDs in unsolicited FETCH.
 		c.writeFlags(ch.Seq, ch.Info, c.qresync, c.condstore)
 	}
-	clear(s.reported)
+	// Dropped, not cleared: a cleared map keeps its room, a FETCH 1:* FLAGS of a large
+	// mailbox's worth, for as long as the session lasts, parked in IDLE included.
+	s.reported = nil
 	return w.Err()
+}
+
+// report notes that the client has just been sent uid's flags as of modseq.
+func (s *selection) report(uid store.UID, modseq store.ModSeq) {
+	if s.reported == nil {
+		s.reported = map[store.UID]store.ModSeq{}
+	}
+	s.reported[uid] = modseq
 }
 
 // noteKeywords announces keywords among flags the client has not been told of yet:

@@ -77,7 +77,8 @@ type selection struct {
 	// saved is the SEARCHRES result, "$" (RFC 5182); nil when none.
 	saved []store.UID
 	// reported holds, per UID, the ModSeq whose flags the client has just been sent
-	// in answer to STORE or FETCH, so that the change is not sent twice.
+	// in answer to STORE or FETCH, so that the change is not sent twice; nil between
+	// commands.
 	reported map[store.UID]store.ModSeq
 }
 

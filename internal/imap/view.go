@@ -24,7 +24,7 @@ type changeSource interface {
 type view struct {
 	account store.AccountID
 	folder  store.FolderID
-	uids    []store.UID // sequence number n is uids[n-1]
+	uids    uidRuns // sequence number n is the n-th UID, as runs of consecutive UIDs
 	modseq  store.ModSeq
 	// expunged holds UIDs the log says are gone but that could not be announced yet:
 	// RFC 9051 7.5.1 forbids EXPUNGE while answering FETCH, STORE or SEARCH, since the
@@ -72,9 +72,9 @@ func openView(ctx context.Context, src changeSource, account store.AccountID, fo
 	if err != nil {
 		return nil, err
 	}
-	v := &view{account: account, folder: folder, modseq: acct.ModSeq, uids: make([]store.UID, len(list))}
+	v := &view{account: account, folder: folder, modseq: acct.ModSeq}
 	for i, m := range list {
-		v.uids[i] = m.UID
+		v.uids.add(m.UID)
 		v.keywords = addKeywords(v.keywords, m.Flags)
 		if v.firstUnseen == 0 && !slices.Contains(m.Flags, store.FlagSeen) {
 			v.firstUnseen = uint32(i + 1)
@@ -98,24 +98,16 @@ func addKeywords(kws, flags []string) []string {
 }
 
 // seq returns the sequence number of uid, or 0 when the client does not know it.
-func (v *view) seq(uid store.UID) uint32 {
-	i, ok := slices.BinarySearch(v.uids, uid)
-	if !ok {
-		return 0
-	}
-	return uint32(i + 1)
-}
+func (v *view) seq(uid store.UID) uint32 { return v.uids.seq(uid) }
 
 // uid returns the UID at sequence number seq (1-based), or 0 when out of range.
-func (v *view) uid(seq uint32) store.UID {
-	if seq == 0 || int(seq) > len(v.uids) {
-		return 0
-	}
-	return v.uids[seq-1]
-}
+func (v *view) uid(seq uint32) store.UID { return v.uids.uid(seq) }
 
 // count is the number of messages the client knows.
-func (v *view) count() int { return len(v.uids) }
+func (v *view) count() int { return int(v.uids.len()) }
+
+// last is the greatest UID the client knows, 0 when none.
+func (v *view) last() store.UID { return v.uids.last() }
 
 // sync reads the change log since the view's position and returns what to tell the
 // client. allowExpunge says whether the command being answered may carry expunges.
@@ -125,10 +117,7 @@ func (v *view) sync(ctx context.Context, src changeSource, allowExpunge bool) (u
 	if err != nil {
 		return up, fmt.Errorf("changes of the selected folder: %w", err)
 	}
-	last := store.UID(0)
-	if len(v.uids) > 0 {
-		last = v.uids[len(v.uids)-1]
-	}
+	last := v.last()
 	var added []store.UID
 	changed := map[store.UID]bool{}
 	for _, c := range changes {
@@ -143,7 +132,7 @@ func (v *view) sync(ctx context.Context, src changeSource, allowExpunge bool) (u
 		case store.ChangeFlags, store.ChangeProps:
 			changed[c.UID] = true
 		case store.ChangeExpunged:
-			if i, ok := slices.BinarySearch(v.uids, c.UID); ok && !slices.Contains(v.expunged, v.uids[i]) {
+			if v.seq(c.UID) != 0 && !slices.Contains(v.expunged, c.UID) {
 				v.expunged = append(v.expunged, c.UID)
 			} else if j := slices.Index(added, c.UID); j >= 0 {
 				// Added and gone again since the last sync: the client never hears of it.
@@ -154,21 +143,19 @@ func (v *view) sync(ctx context.Context, src changeSource, allowExpunge bool) (u
 	v.modseq = newest
 	if allowExpunge && len(v.expunged) > 0 {
 		slices.Sort(v.expunged)
-		for _, u := range v.expunged {
-			i, ok := slices.BinarySearch(v.uids, u)
-			if !ok {
-				continue
-			}
-			up.Expunged = append(up.Expunged, uint32(i+1))
+		v.uids.remove(v.expunged, func(seq uint32, u store.UID) {
+			up.Expunged = append(up.Expunged, seq)
 			up.Vanished = append(up.Vanished, u)
-			v.uids = slices.Delete(v.uids, i, i+1)
-		}
-		v.expunged = v.expunged[:0]
+		})
+		// Dropped rather than emptied: a session parked in IDLE keeps no room for them.
+		v.expunged = nil
 	}
 	if len(added) > 0 {
 		slices.Sort(added)
-		v.uids = append(v.uids, added...)
-		up.Exists = len(v.uids)
+		for _, u := range added {
+			v.uids.add(u)
+		}
+		up.Exists = v.count()
 	} else if len(up.Expunged) > 0 {
 		up.Exists = -1 // EXPUNGE responses already carry the new count
 	}
