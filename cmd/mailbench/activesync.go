@@ -137,6 +137,30 @@ func readRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("server memory: no VmRSS for process %d", pid)
 }
 
+// readCPU reads the CPU time (user and system) process pid has used so far
+// ([proc(5)] /proc/PID/stat, in clock ticks of 10 ms, Linux's USER_HZ).
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("cpu time: %w", err)
+	}
+	// The fields after the command name (which may hold spaces) start at state.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("cpu time: unexpected /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, v := range f[11:13] { // utime, stime
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // runEAS parses a scenario's flags with parse and runs it with bench.
 func runEAS[O any, R interface{ writeText(io.Writer) }](ctx context.Context, name string, args []string, stdout, stderr io.Writer,
 	parse func([]string, io.Writer) (O, error), common func(O) easCommon, bench func(context.Context, O) (R, int, error)) int {
@@ -379,12 +403,16 @@ type easPingReport struct {
 	RSSHeldKB   int64   `json:"rss_held_kb,omitempty"`
 	KBPerPing   float64 `json:"kb_per_ping,omitempty"`
 	// From just before the change was sent to each Ping's answer.
-	ChangeMs     float64      `json:"change_ms"` // the Sync that made the change
-	Answered     int          `json:"answered"`
-	WithinOneS   int          `json:"within_1s"`
-	AnswerP50Ms  float64      `json:"answer_p50_ms"`
-	AnswerP99Ms  float64      `json:"answer_p99_ms"`
-	AnswerMaxMs  float64      `json:"answer_max_ms"`
+	ChangeMs    float64 `json:"change_ms"` // the Sync that made the change
+	Answered    int     `json:"answered"`
+	WithinOneS  int     `json:"within_1s"`
+	AnswerP50Ms float64 `json:"answer_p50_ms"`
+	AnswerP99Ms float64 `json:"answer_p99_ms"`
+	AnswerMaxMs float64 `json:"answer_max_ms"`
+	// CPU time used from the change until every Ping was answered: by this tool (its
+	// reading of the answers) and by the server (with --server-pid).
+	ClientCPUMs  float64      `json:"client_cpu_ms"`
+	ServerCPUMs  float64      `json:"server_cpu_ms,omitempty"`
 	Early        int          `json:"early"` // answered before the change
 	Errors       int          `json:"errors"`
 	ErrorSamples []errorCount `json:"error_samples,omitempty"`
@@ -482,6 +510,18 @@ func benchEASPing(ctx context.Context, o easPingOptions) (easPingReport, int, er
 		rep.KBPerPing = float64(rep.RSSHeldKB-rep.RSSBeforeKB) / float64(o.devices)
 	}
 
+	cpu := func(pid int) time.Duration {
+		d, err := readCPU(pid)
+		if err != nil {
+			errs.add(err)
+		}
+		return d
+	}
+	clientCPU := cpu(os.Getpid())
+	var serverCPU time.Duration
+	if o.serverPID > 0 {
+		serverCPU = cpu(o.serverPID)
+	}
 	t0 := time.Now()
 	changeAt.Store(t0.UnixNano())
 	sctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -499,6 +539,10 @@ func benchEASPing(ctx context.Context, o easPingOptions) (easPingReport, int, er
 		errs.add(fmt.Errorf("%d Pings not answered within %v of the change", o.devices-int(answered.Load())-int(early.Load()), o.wait))
 		stopPings()
 		<-done
+	}
+	rep.ClientCPUMs = ms(cpu(os.Getpid()) - clientCPU)
+	if o.serverPID > 0 {
+		rep.ServerCPUMs = ms(cpu(o.serverPID) - serverCPU)
 	}
 	var got []time.Duration
 	for _, d := range answers {
@@ -525,6 +569,11 @@ func (r easPingReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  the change (a Sync setting Read) took %.1f ms\n", r.ChangeMs)
 	fmt.Fprintf(w, "  answered:    %d of %d with status 2, %d within 1 s of the change; p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		r.Answered, r.Devices, r.WithinOneS, r.AnswerP50Ms, r.AnswerP99Ms, r.AnswerMaxMs)
+	fmt.Fprintf(w, "  CPU from the change to the last answer: mailbench %.0f ms", r.ClientCPUMs)
+	if r.ServerCPUMs > 0 {
+		fmt.Fprintf(w, ", server %.0f ms", r.ServerCPUMs)
+	}
+	fmt.Fprintln(w)
 	if r.Early > 0 {
 		fmt.Fprintf(w, "  %d Pings answered before the change\n", r.Early)
 	}

@@ -198,12 +198,18 @@ func TestActiveSyncFlags(t *testing.T) {
 	}
 }
 
-func TestReadRSS(t *testing.T) {
+func TestReadProc(t *testing.T) {
 	kb, err := readRSS(os.Getpid())
 	if err != nil || kb <= 0 {
 		t.Errorf("readRSS(self) = %d, %v", kb, err)
 	}
 	if _, err := readRSS(1 << 30); err == nil {
 		t.Error("readRSS of no process succeeded")
+	}
+	if d, err := readCPU(os.Getpid()); err != nil || d < 0 {
+		t.Errorf("readCPU(self) = %v, %v", d, err)
+	}
+	if _, err := readCPU(1 << 30); err == nil {
+		t.Error("readCPU of no process succeeded")
 	}
 }

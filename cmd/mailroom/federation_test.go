@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/testnet"
 )
 
 // site is one Mailroom installation in the federation test.
@@ -22,34 +23,6 @@ type site struct {
 	data             string
 	cfg              config.Config
 	srv              *serveProcess
-}
-
-// sharedPort finds a port free on every address given: outbound delivery connects to
-// one relay port on whichever host the MX names.
-func sharedPort(t *testing.T, ips ...string) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", ips[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		free := true
-		for _, ip := range ips[1:] {
-			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on every address")
-	return 0
 }
 
 func newSite(t *testing.T, domain, ip string, relayPort int, resolver string) *site {
@@ -178,7 +151,7 @@ func TestFederation(t *testing.T) {
 		t.Skip("swaks is not installed (scripts/test.sh installs it)")
 	}
 	d := startDNS(t)
-	port := sharedPort(t, "127.0.0.2", "127.0.0.3")
+	port := testnet.Port(t, "127.0.0.2", "127.0.0.3")
 	a := newSite(t, "a.test", "127.0.0.2", port, d.Addr)
 	b := newSite(t, "b.test", "127.0.0.3", port, d.Addr)
 	ok(t, goodPassword+"\n", "user", "add", "--data", a.data, "--password-stdin", "alice@a.test")

@@ -14,6 +14,7 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/pgtest"
+	"mailroom/internal/testnet"
 )
 
 // slowSink is a remote mail server on loopback for queue tests: it takes messages and
@@ -129,7 +130,7 @@ func TestNodeKilledMidQueue(t *testing.T) {
 	}
 	dsn := pgtest.Start(t)
 	d := startDNS(t)
-	port := sharedPort(t, "127.0.0.5")
+	port := testnet.Port(t, "127.0.0.5")
 	sink := startSlowSink(t, "127.0.0.5", port)
 	d.add(t, "remote.test. 60 IN MX 10 mx.remote.test.", "mx.remote.test. 60 IN A 127.0.0.5")
 

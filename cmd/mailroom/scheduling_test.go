@@ -17,6 +17,7 @@ import (
 
 	"mailroom/internal/pim"
 	"mailroom/internal/scheduling"
+	"mailroom/internal/testnet"
 	"mailroom/internal/wbxml"
 )
 
@@ -97,7 +98,7 @@ func TestScheduling(t *testing.T) {
 		t.Skip("swaks is not installed (scripts/test.sh installs it)")
 	}
 	d := startDNS(t)
-	port := sharedPort(t, "127.0.0.2", "127.0.0.3")
+	port := testnet.Port(t, "127.0.0.2", "127.0.0.3")
 	a := newSite(t, "a.test", "127.0.0.2", port, d.Addr)
 	b := newSite(t, "b.test", "127.0.0.3", port, d.Addr)
 	for _, u := range []struct {

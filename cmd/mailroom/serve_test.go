@@ -17,18 +17,11 @@ import (
 	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/testnet"
 )
 
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr returns a loopback address nothing listens on right now (internal/testnet).
+func freeAddr(t *testing.T) string { return testnet.Addr(t) }
 
 // loopbackConfig rewrites the data directory's configuration to listen on free loopback
 // ports and to ask a DNS "server" on a closed loopback port (so no query ever leaves the

@@ -175,23 +175,37 @@ func (s *Server) AddAccessRule(ctx context.Context, r AccessRule) (AccessRule, e
 
 // AccessRules lists the rules in the order they apply.
 func (s *Server) AccessRules(ctx context.Context) ([]AccessRule, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, field, pattern, access FROM activesync_access_rules ORDER BY id`)
+	rules, _, err := s.accessSettings(ctx)
+	return rules, err
+}
+
+// accessSettings reads the rules, in the order they apply, and the default access
+// (AccessAllow until set) in one statement: every request's admission needs both.
+func (s *Server) accessSettings(ctx context.Context) ([]AccessRule, Access, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT 0, 0, '', '', value FROM activesync_options WHERE name = 'default-access'
+		UNION ALL SELECT 1, id, field, pattern, access FROM activesync_access_rules ORDER BY 1, 2`)
 	if err != nil {
-		return nil, fmt.Errorf("access rules: %w", err)
+		return nil, "", fmt.Errorf("access rules: %w", err)
 	}
 	defer rows.Close()
-	var out []AccessRule
+	var rules []AccessRule
+	def := AccessAllow
 	for rows.Next() {
+		var isRule int
 		var r AccessRule
-		if err := rows.Scan(&r.ID, &r.Field, &r.Pattern, &r.Access); err != nil {
-			return nil, fmt.Errorf("access rules: %w", err)
+		if err := rows.Scan(&isRule, &r.ID, &r.Field, &r.Pattern, &r.Access); err != nil {
+			return nil, "", fmt.Errorf("access rules: %w", err)
 		}
-		out = append(out, r)
+		if isRule == 0 {
+			def = r.Access
+			continue
+		}
+		rules = append(rules, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("access rules: %w", err)
+		return nil, "", fmt.Errorf("access rules: %w", err)
 	}
-	return out, nil
+	return rules, def, nil
 }
 
 // RemoveAccessRule removes the rule with the given id.
@@ -227,15 +241,8 @@ func (s *Server) SetDefaultAccess(ctx context.Context, a Access) error {
 // DefaultAccess returns the access of devices no rule and no administrator decides;
 // it is AccessAllow until set.
 func (s *Server) DefaultAccess(ctx context.Context) (Access, error) {
-	var v string
-	err := s.db.Read().QueryRowContext(ctx, `SELECT value FROM activesync_options WHERE name = 'default-access'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return AccessAllow, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("default access: %w", err)
-	}
-	return Access(v), nil
+	_, def, err := s.accessSettings(ctx)
+	return def, err
 }
 
 // resolveAccess fills d.Access and d.AccessBy.
@@ -244,7 +251,7 @@ func (s *Server) resolveAccess(ctx context.Context, d *Device) error {
 		d.Access, d.AccessBy = d.AdminAccess, "admin"
 		return nil
 	}
-	rules, err := s.AccessRules(ctx)
+	rules, def, err := s.accessSettings(ctx)
 	if err != nil {
 		return err
 	}
@@ -254,10 +261,7 @@ func (s *Server) resolveAccess(ctx context.Context, d *Device) error {
 			return nil
 		}
 	}
-	if d.Access, err = s.DefaultAccess(ctx); err != nil {
-		return err
-	}
-	d.AccessBy = "default"
+	d.Access, d.AccessBy = def, "default"
 	return nil
 }
 

@@ -189,7 +189,8 @@ func (k *parking) park(p *parkedPing, wakes uint64) {
 		k.release(a)
 		k.mu.Unlock()
 		p.close = true
-		k.reply(pingReply{p, pingExpired, nil}) // on the handler's goroutine: close waits for none
+		// On the handler's goroutine: close waits for none.
+		k.send(p, k.responses([]pingReply{{p, pingExpired, nil}})[0])
 		return
 	}
 	a.pings[p] = struct{}{}
@@ -341,6 +342,7 @@ func (k *parking) answer(replies []pingReply) {
 	if len(replies) == 0 {
 		return
 	}
+	wire := k.responses(replies)
 	var next atomic.Int64
 	n := min(len(replies), parkWorkers)
 	var written sync.WaitGroup
@@ -351,7 +353,7 @@ func (k *parking) answer(replies []pingReply) {
 			defer k.busy.Done()
 			var back []net.Conn
 			for i := next.Add(1) - 1; i < int64(len(replies)); i = next.Add(1) - 1 {
-				if c := k.reply(replies[i]); c != nil {
+				if c := k.send(replies[i].p, wire[i]); c != nil {
 					back = append(back, c)
 				}
 			}
@@ -366,43 +368,82 @@ func (k *parking) answer(replies []pingReply) {
 	}
 }
 
-// reply writes one Ping answer as the HTTP/1.1 response net/http would have written
-// (the handler's headers, Content-Type, Content-Length and Date). It returns the
-// connection if it is to go back to the HTTP server, and closes it otherwise.
-func (k *parking) reply(r pingReply) net.Conn {
-	p := r.p
+// responses returns each reply's HTTP/1.1 response as net/http would have written it
+// (the handler's headers, Content-Type, Content-Length and Date), or nil where the
+// answer cannot be encoded. A wake answers thousands of Pings of one account with the
+// same few answers, so each distinct response is built once and its bytes are shared;
+// they must not be modified.
+func (k *parking) responses(replies []pingReply) [][]byte {
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	date := k.s.now().UTC().Format(http.TimeFormat)
+	built := map[string][]byte{}
+	wire := make([][]byte, len(replies))
+	var key []byte
+	for i, r := range replies {
+		r.p.close = r.p.close || closed // the batch owns its Pings
+		key = append(key[:0], r.p.header...)
+		key = append(key, 0, byte(r.code))
+		if r.p.close {
+			key = append(key, 'c')
+		}
+		for _, id := range r.hit {
+			key = strconv.AppendInt(append(key, ','), int64(id), 10)
+		}
+		b, ok := built[string(key)]
+		if !ok {
+			b = k.response(r, date)
+			built[string(key)] = b
+		}
+		wire[i] = b
+	}
+	return wire
+}
+
+// response builds one reply's HTTP/1.1 response for responses; nil if its body cannot
+// be encoded.
+func (k *parking) response(r pingReply, date string) []byte {
 	body, err := wbxml.Encode(pingResponse(r.code, r.hit))
 	if err != nil {
 		k.s.log.Error("parked ping answer", "err", err)
+		return nil
+	}
+	b := make([]byte, 0, len(r.p.header)+len(body)+160)
+	b = append(b, "HTTP/1.1 200 OK\r\n"...)
+	b = append(b, r.p.header...)
+	b = append(b, "Content-Type: "+contentTypeWBXML+"\r\n"...)
+	b = strconv.AppendInt(append(b, "Content-Length: "...), int64(len(body)), 10)
+	b = append(b, "\r\nDate: "+date+"\r\n"...)
+	if r.p.close {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}
+
+// send writes a parked Ping's response (from responses; nil closes the connection
+// unanswered). It returns the connection if it is to go back to the HTTP server, and
+// closes it otherwise (Connection: close).
+func (k *parking) send(p *parkedPing, resp []byte) net.Conn {
+	if resp == nil {
 		p.conn.Close()
 		return nil
 	}
-	k.mu.Lock()
-	closing := p.close || k.closed
-	k.mu.Unlock()
-	var b bytes.Buffer
-	b.Grow(len(p.header) + len(body) + 160)
-	b.WriteString("HTTP/1.1 200 OK\r\n")
-	b.Write(p.header)
-	b.WriteString("Content-Type: " + contentTypeWBXML + "\r\n")
-	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
-	b.WriteString("Date: " + k.s.now().UTC().Format(http.TimeFormat) + "\r\n")
-	if closing {
-		b.WriteString("Connection: close\r\n")
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	err = p.conn.SetWriteDeadline(time.Now().Add(answerTimeout))
+	err := p.conn.SetWriteDeadline(time.Now().Add(answerTimeout))
 	if err == nil {
-		_, err = p.conn.Write(b.Bytes())
-	}
-	if err == nil {
-		err = p.conn.SetWriteDeadline(time.Time{})
+		_, err = p.conn.Write(resp)
 	}
 	if err != nil {
 		k.s.log.Debug("parked ping: the device is gone", "remote", p.conn.RemoteAddr().String(), "err", err)
+		p.conn.Close()
+		return nil
 	}
-	if err != nil || closing {
+	if p.close {
+		p.conn.Close()
+		return nil
+	}
+	if err := p.conn.SetWriteDeadline(time.Time{}); err != nil {
 		p.conn.Close()
 		return nil
 	}

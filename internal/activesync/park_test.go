@@ -293,3 +293,51 @@ func TestParkedPingFallbacks(t *testing.T) {
 		}
 	})
 }
+
+// TestParkedPingResponses checks that one batch builds each distinct answer once and
+// shares its bytes, and that each response is the answer its Ping is owed.
+func TestParkedPingResponses(t *testing.T) {
+	e := newParkingEnv(t)
+	a, b := []byte("Cache-Control: private\r\n"), []byte("Cache-Control: private\r\nX-Other: 1\r\n")
+	ping := func(header []byte, close bool) *parkedPing { return &parkedPing{header: header, close: close} }
+	replies := []pingReply{
+		{ping(a, false), pingChanges, []store.FolderID{3}},
+		{ping(a, false), pingChanges, []store.FolderID{3}},
+		{ping(a, false), pingChanges, []store.FolderID{3, 4}},
+		{ping(a, false), pingExpired, nil},
+		{ping(a, true), pingChanges, []store.FolderID{3}},
+		{ping(b, false), pingChanges, []store.FolderID{3}},
+	}
+	wire := e.srv.parking.responses(replies)
+	for _, tc := range []struct {
+		i, j  int
+		share bool
+	}{
+		{0, 1, true},
+		{0, 2, false}, // other folders
+		{0, 3, false}, // other status
+		{0, 4, false}, // Connection: close
+		{0, 5, false}, // other headers
+	} {
+		if got := &wire[tc.i][0] == &wire[tc.j][0]; got != tc.share {
+			t.Errorf("replies %d and %d share bytes: %v, want %v", tc.i, tc.j, got, tc.share)
+		}
+	}
+	for i, r := range replies {
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(wire[i])), nil)
+		must(t, err)
+		body, err := io.ReadAll(resp.Body)
+		must(t, err)
+		el, err := wbxml.Decode(body)
+		must(t, err)
+		want, err := wbxml.Encode(pingResponse(r.code, r.hit))
+		must(t, err)
+		if !bytes.Equal(body, want) || resp.Close != r.p.close || resp.Header.Get("Date") == "" ||
+			resp.Header.Get("Content-Type") != contentTypeWBXML {
+			t.Errorf("reply %d: close %v, header %v, body %s", i, resp.Close, resp.Header, el.XML())
+		}
+		if got := resp.Header.Get("X-Other") != ""; got != bytes.Equal(r.p.header, b) {
+			t.Errorf("reply %d: header %v", i, resp.Header)
+		}
+	}
+}

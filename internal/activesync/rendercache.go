@@ -15,8 +15,8 @@ import (
 	"mailroom/internal/wbxml"
 )
 
-// renderCacheBytes bounds the cache by the text it holds (about what it costs in
-// memory): a few thousand typical messages with bodies truncated at 32 KB.
+// renderCacheBytes bounds the cache by the bytes it holds (about what it costs in
+// memory): some ten thousand typical messages, a few thousand with bodies of 32 KB.
 const renderCacheBytes = 64 << 20
 
 // renderKey is what a rendering depends on besides the message's bytes.
@@ -41,14 +41,22 @@ type renderCache struct {
 	size    int
 	entries map[renderKey]*list.Element // of *renderEntry
 	order   *list.List                  // least recently used first
+
+	fills [16]sync.Mutex // striped by folder: see filling
+}
+
+// filling returns the lock that requests hold while they render the missing items of
+// folder, so that what one renders the others find instead of rendering it again.
+func (c *renderCache) filling(folder store.FolderID) *sync.Mutex {
+	return &c.fills[uint64(folder)%uint64(len(c.fills))]
 }
 
 func newRenderCache(max int) *renderCache {
 	return &renderCache{max: max, entries: map[renderKey]*list.Element{}, order: list.New()}
 }
 
-func renderKeyOf(m *store.Message, opts itemOptions, mimeAllowed bool, version int) renderKey {
-	return renderKey{id: m.ID, folder: m.Folder, uid: m.UID, pref: opts.choose(mimeAllowed), version: version}
+func renderKeyOf(folder store.FolderID, m *store.MessageInfo, opts itemOptions, mimeAllowed bool, version int) renderKey {
+	return renderKey{id: m.ID, folder: folder, uid: m.UID, pref: opts.choose(mimeAllowed), version: version}
 }
 
 func (c *renderCache) get(k renderKey) (fixedEmail, bool) {
@@ -81,25 +89,30 @@ func (c *renderCache) put(k renderKey, f fixedEmail) {
 	c.size += size
 }
 
-// freeze encodes the rendering's elements once (wbxml.Element.Freeze), so that the
-// devices it goes to copy its bytes instead of encoding it again. An element that
-// cannot be encoded stays as it is, for Encode to report.
-func (f fixedEmail) freeze() {
-	for _, run := range [][]*wbxml.Element{f.beforeRead, f.beforeFlag, f.rest} {
-		for _, e := range run {
-			_ = e.Freeze()
+// frozen encodes each of the rendering's runs of elements once (wbxml.Freeze) and
+// returns the rendering made of those encodings alone: the devices it goes to copy its
+// bytes instead of encoding it again, and the cache holds the bytes without the element
+// trees they came from. A run that cannot be encoded stays as it is, for Encode to
+// report.
+func (f fixedEmail) frozen() fixedEmail {
+	freeze := func(run []*wbxml.Element) []*wbxml.Element {
+		e, err := wbxml.Freeze(run...)
+		if err != nil || e == nil {
+			return run
 		}
+		return []*wbxml.Element{e}
 	}
+	return fixedEmail{beforeRead: freeze(f.beforeRead), beforeFlag: freeze(f.beforeFlag), rest: freeze(f.rest)}
 }
 
-// size estimates the memory a rendering holds: its text twice (as text and encoded)
-// and a little per element.
+// size estimates the memory a rendering holds: the encoded bytes of a frozen run, the
+// text of any other element, and a little per element.
 func (f fixedEmail) size() int {
 	n := 0
 	var walk func(es []*wbxml.Element)
 	walk = func(es []*wbxml.Element) {
 		for _, e := range es {
-			n += 96 + 2*(len(e.Text)+len(e.Opaque))
+			n += 128 + e.FrozenLen() + len(e.Text) + len(e.Opaque)
 			walk(e.Children)
 		}
 	}

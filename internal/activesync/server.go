@@ -40,6 +40,7 @@ type Store interface {
 	MessageByUID(ctx context.Context, folder store.FolderID, uid store.UID) (store.Message, error)
 	Raw(ctx context.Context, id store.MessageID) ([]byte, error)
 	RawMany(ctx context.Context, ids []store.MessageID) (map[store.MessageID][]byte, error)
+	Marks(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
 	StoreFlags(ctx context.Context, u store.FlagUpdate) (store.FlagResult, error)
 	SetProps(ctx context.Context, id store.MessageID, props map[string]string) (store.ModSeq, error)
 	Move(ctx context.Context, from store.FolderID, uids []store.UID, to store.FolderID) (store.CopyResult, error)

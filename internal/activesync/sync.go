@@ -488,17 +488,13 @@ func (s *Server) renderChanges(ctx context.Context, r *request, folder store.Fol
 		}
 	}
 	if len(d.adds) > 0 {
-		msgs, err := s.store.Messages(ctx, folder, uids(d.adds))
+		msgs, rendered, err := s.renderAdds(ctx, folder, d.adds, opts, r.version)
 		if err != nil {
-			return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+			return nil, err
 		}
 		byUID := make(map[store.UID]*store.Message, len(msgs))
 		for i := range msgs {
 			byUID[msgs[i].UID] = &msgs[i]
-		}
-		rendered, err := s.renderAll(ctx, msgs, opts, r.version)
-		if err != nil {
-			return nil, err
 		}
 		for _, info := range d.adds { // newest first, as diffFolder ordered them
 			m := byUID[info.UID]
@@ -521,38 +517,82 @@ func (s *Server) renderChanges(ctx context.Context, r *request, folder store.Fol
 	return cmds, nil
 }
 
-// renderAll renders msgs for Sync Adds, each from the render cache when it can, the
-// others from their bytes read in one go. A message gone meanwhile is left out.
-func (s *Server) renderAll(ctx context.Context, msgs []store.Message, opts itemOptions, version int) (map[store.MessageID]fixedEmail, error) {
+// renderAdds reads and renders the messages of adds for Sync Adds, each from the render
+// cache when it can: those only with what changes after delivery (store.Marks), the
+// others whole and with their bytes read in one go. Requests missing items of the same
+// folder render them one after the other (renderCache.filling), so that devices
+// syncing the same folder at once render each message once, not once each. A message
+// gone meanwhile is left out of both results.
+func (s *Server) renderAdds(ctx context.Context, folder store.FolderID, adds []store.MessageInfo, opts itemOptions, version int) ([]store.Message, map[store.MessageID]fixedEmail, error) {
 	mimeAllowed := opts.MIMESupport == 2
-	out := make(map[store.MessageID]fixedEmail, len(msgs))
-	var missing []store.MessageID
-	for i := range msgs {
-		if f, ok := s.renders.get(renderKeyOf(&msgs[i], opts, mimeAllowed, version)); ok {
-			out[msgs[i].ID] = f
-		} else {
-			missing = append(missing, msgs[i].ID)
+	out := make(map[store.MessageID]fixedEmail, len(adds))
+	var hits []store.UID
+	lookup := func(infos []store.MessageInfo) (misses []store.MessageInfo) {
+		for i := range infos {
+			if f, ok := s.renders.get(renderKeyOf(folder, &infos[i], opts, mimeAllowed, version)); ok {
+				out[infos[i].ID] = f
+				hits = append(hits, infos[i].UID)
+			} else {
+				misses = append(misses, infos[i])
+			}
+		}
+		return misses
+	}
+	var full []store.Message
+	if misses := lookup(adds); len(misses) > 0 {
+		fill := s.renders.filling(folder)
+		fill.Lock()
+		var err error
+		if misses = lookup(misses); len(misses) > 0 { // what others rendered meanwhile is not rendered again
+			full, err = s.renderMisses(ctx, folder, misses, opts, mimeAllowed, version, out)
+		}
+		fill.Unlock()
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	if len(missing) == 0 {
-		return out, nil
+	var msgs []store.Message
+	if len(hits) > 0 {
+		marks, err := s.store.Marks(ctx, folder, hits)
+		if err != nil {
+			return nil, nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+		}
+		msgs = marks
 	}
-	raws, err := s.store.RawMany(ctx, missing)
+	return append(msgs, full...), out, nil
+}
+
+// renderMisses reads and renders the messages of misses, puts them in the render cache
+// and in out, and returns them.
+func (s *Server) renderMisses(ctx context.Context, folder store.FolderID, misses []store.MessageInfo, opts itemOptions, mimeAllowed bool, version int,
+	out map[store.MessageID]fixedEmail) ([]store.Message, error) {
+	uids := make([]store.UID, len(misses))
+	for i := range misses {
+		uids[i] = misses[i].UID
+	}
+	full, err := s.store.Messages(ctx, folder, uids)
+	if err != nil {
+		return nil, fmt.Errorf("messages of folder %d: %w", folder, err)
+	}
+	ids := make([]store.MessageID, len(full))
+	for i := range full {
+		ids[i] = full[i].ID
+	}
+	raws, err := s.store.RawMany(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("messages' bytes: %w", err)
 	}
-	for i := range msgs {
-		m := &msgs[i]
+	for i := range full {
+		m := &full[i]
 		raw, ok := raws[m.ID]
 		if !ok {
 			continue
 		}
-		f := renderFixed(m, raw, opts, mimeAllowed, version)
-		f.freeze()
-		s.renders.put(renderKeyOf(m, opts, mimeAllowed, version), f)
+		f := renderFixed(m, raw, opts, mimeAllowed, version).frozen()
+		s.renders.put(renderKeyOf(folder, &m.MessageInfo, opts, mimeAllowed, version), f)
 		out[m.ID] = f
 	}
-	return out, nil
+	return full, nil
 }
 
 // applyCommands applies the device's Change, Delete, Add and Fetch commands to the

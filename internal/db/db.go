@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"path"
 	"sort"
@@ -52,6 +53,7 @@ type DB struct {
 	mu      sync.Mutex // SQLite: one writer at a time in this process; unused on PostgreSQL
 	connCfg *pgx.ConnConfig
 	queries atomic.Uint64 // statements sent (count.go)
+	ckpt    *checkpointer // SQLite: copies the log into the database file (checkpoint.go)
 
 	// SQLite group commit: writers queue their work here; whoever holds mu next runs
 	// everything queued in one transaction (see Write).
@@ -61,14 +63,21 @@ type DB struct {
 
 // OpenSQLite opens (creating if needed) the SQLite database at file in WAL mode with
 // synchronous=FULL, so a committed transaction survives a crash of the process or the
-// machine.
+// machine. Checkpoints run in a goroutine of the DB, not in committing writers
+// (checkpoint.go); it logs through slog's default logger.
 func OpenSQLite(ctx context.Context, file string) (*DB, error) {
+	return openSQLite(ctx, file, walLimits{every: walEvery, soft: walSoft, hard: walHard, wait: walWait})
+}
+
+func openSQLite(ctx context.Context, file string, wal walLimits) (*DB, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
 		"synchronous(FULL)",
 		"busy_timeout(15000)",
 		"foreign_keys(1)",
+		"wal_autocheckpoint(0)",
+		fmt.Sprintf("journal_size_limit(%d)", wal.soft),
 	} {
 		q.Add("_pragma", p)
 	}
@@ -91,6 +100,9 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	read := sql.OpenDB(conns)
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
+	if d.ckpt, err = startCheckpointer(ctx, base, file, &d.mu, wal, slog.Default()); err != nil {
+		return nil, errors.Join(fmt.Errorf("open database %s: %w", file, err), read.Close(), write.Close())
+	}
 	d.read, d.write = read, write
 	return d, nil
 }
@@ -122,12 +134,12 @@ func describe(cfg *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
 
-// Close closes the pools.
+// Close closes the pools, on SQLite after a last checkpoint.
 func (d *DB) Close() error {
 	if d.read == d.write {
 		return d.read.Close()
 	}
-	return errors.Join(d.read.Close(), d.write.Close())
+	return errors.Join(d.ckpt.close(), d.read.Close(), d.write.Close())
 }
 
 // Listen opens a dedicated PostgreSQL connection for LISTEN and WaitForNotification;
@@ -221,6 +233,7 @@ func (d *DB) Write(ctx context.Context, w Work) error {
 		d.queue = nil
 		d.qmu.Unlock()
 		d.runBatch(batch)
+		d.ckpt.committed()
 	}
 	return j.err
 }
@@ -387,6 +400,7 @@ func (d *DB) Locked(ctx context.Context, fn func(tx func(func(*sql.Tx) error) er
 	if d.Dialect != Postgres {
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		defer d.ckpt.committed()
 	}
 	return fn(func(body func(*sql.Tx) error) error { return d.writeTxLocked(ctx, body) })
 }

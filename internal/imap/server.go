@@ -32,7 +32,7 @@ type Store interface {
 	DeleteFolder(ctx context.Context, folder store.FolderID) error
 	SetSubscribed(ctx context.Context, folder store.FolderID, subscribed bool) error
 	Deliver(ctx context.Context, m store.NewMessage, to []store.Placement) ([]store.Delivered, error)
-	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	FolderIndex(ctx context.Context, folder store.FolderID) (store.FolderIndex, error)
 	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
 	Messages(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error)
 	RawMany(ctx context.Context, ids []store.MessageID) (map[store.MessageID][]byte, error)

@@ -85,13 +85,20 @@ func (r *uidRuns) seq(uid store.UID) uint32 {
 }
 
 // add appends uid, which must be greater than every UID in the set.
-func (r *uidRuns) add(uid store.UID) {
-	n := r.len()
-	if len(r.runs) > 0 && uid == r.last()+1 {
-		r.runs[len(r.runs)-1].end++
+func (r *uidRuns) add(uid store.UID) { r.addRun(uid, uid) }
+
+// addRun appends the UIDs first to last, which must be greater than every UID in the
+// set.
+func (r *uidRuns) addRun(first, last store.UID) {
+	if first > last {
 		return
 	}
-	r.runs = append(r.runs, uidRun{first: uid, end: n + 1})
+	n := r.len() + uint32(last-first) + 1
+	if len(r.runs) > 0 && first == r.last()+1 {
+		r.runs[len(r.runs)-1].end = n
+		return
+	}
+	r.runs = append(r.runs, uidRun{first: first, end: n})
 }
 
 // appendSeqs appends to dst the UIDs at sequence numbers lo to hi, which must be

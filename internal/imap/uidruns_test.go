@@ -276,3 +276,30 @@ func FuzzView(f *testing.F) {
 		applyRunOps(t, ops)
 	})
 }
+
+// TestUIDRunsAddRun appends whole runs, as a view opened from the store's index does:
+// a run that continues the last one joins it.
+func TestUIDRunsAddRun(t *testing.T) {
+	tests := []struct {
+		name string
+		runs []store.UIDRange
+		want []store.UID
+	}{
+		{"none", nil, nil},
+		{"one", []store.UIDRange{{First: 3, Last: 5}}, []store.UID{3, 4, 5}},
+		{"single UIDs", []store.UIDRange{{First: 1, Last: 1}, {First: 4, Last: 4}}, []store.UID{1, 4}},
+		{"gaps", []store.UIDRange{{First: 1, Last: 2}, {First: 5, Last: 7}, {First: 10, Last: 10}}, []store.UID{1, 2, 5, 6, 7, 10}},
+		{"touching runs join", []store.UIDRange{{First: 1, Last: 2}, {First: 3, Last: 4}}, []store.UID{1, 2, 3, 4}},
+		{"empty run skipped", []store.UIDRange{{First: 2, Last: 1}, {First: 8, Last: 9}}, []store.UID{8, 9}},
+		{"highest UIDs", []store.UIDRange{{First: math.MaxUint32 - 2, Last: math.MaxUint32}}, []store.UID{math.MaxUint32 - 2, math.MaxUint32 - 1, math.MaxUint32}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &uidRuns{}
+			for _, run := range tt.runs {
+				r.addRun(run.First, run.Last)
+			}
+			checkRuns(t, r, tt.want)
+		})
+	}
+}

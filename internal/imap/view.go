@@ -11,7 +11,7 @@ import (
 
 // changeSource is what a view needs from the store.
 type changeSource interface {
-	List(ctx context.Context, folder store.FolderID) ([]store.MessageInfo, error)
+	FolderIndex(ctx context.Context, folder store.FolderID) (store.FolderIndex, error)
 	Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error)
 	Changes(ctx context.Context, id store.AccountID, since store.ModSeq, limit int) ([]store.Change, store.ModSeq, error)
 	Account(ctx context.Context, id store.AccountID) (store.Account, error)
@@ -59,27 +59,28 @@ type changedMessage struct {
 	Info store.MessageInfo
 }
 
-// open builds a view of folder as it is now.
+// open builds a view of folder as it is now, from the folder's index: its UIDs as
+// runs, first unseen UID and keywords, never its messages' rows.
 func openView(ctx context.Context, src changeSource, account store.AccountID, folder store.FolderID) (*view, error) {
-	// The ModSeq is read before the list: a change in between is then both in the list
-	// and in the next sync, and sync tolerates seeing it twice; the other order could
-	// miss it.
+	// The ModSeq is read before the index: a change in between is then both in the
+	// index and in the next sync, and sync tolerates seeing it twice; the other order
+	// could miss it.
 	acct, err := src.Account(ctx, account)
 	if err != nil {
 		return nil, err
 	}
-	list, err := src.List(ctx, folder)
+	fi, err := src.FolderIndex(ctx, folder)
 	if err != nil {
 		return nil, err
 	}
-	v := &view{account: account, folder: folder, modseq: acct.ModSeq}
-	for i, m := range list {
-		v.uids.add(m.UID)
-		v.keywords = addKeywords(v.keywords, m.Flags)
-		if v.firstUnseen == 0 && !slices.Contains(m.Flags, store.FlagSeen) {
-			v.firstUnseen = uint32(i + 1)
-		}
+	v := &view{account: account, folder: folder, modseq: acct.ModSeq, keywords: fi.Keywords}
+	v.uids.runs = make([]uidRun, 0, len(fi.UIDs))
+	for _, r := range fi.UIDs {
+		v.uids.addRun(r.First, r.Last)
 	}
+	// 0 when there is no unseen message, or when the first one was not yet in the
+	// index's UIDs or no longer (read apart from them): no [UNSEEN n] then.
+	v.firstUnseen = v.seq(fi.FirstUnseen)
 	return v, nil
 }
 

@@ -108,3 +108,56 @@ func TestViewSync(t *testing.T) {
 		t.Fatalf("move-away sync = %+v, %v", up, err)
 	}
 }
+
+// TestOpenView checks what SELECT takes from a view opened on the store's folder
+// index: sequence numbers past an expunge, the first unseen message by sequence
+// number and the keywords in use.
+func TestOpenView(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t)
+	if _, err := s.EnsureAccount(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.FolderByRole(ctx, 1, store.RoleInbox)
+	tests := []struct {
+		name        string
+		change      func() error
+		uids        []store.UID
+		firstUnseen uint32
+		keywords    []string
+	}{
+		{"empty", func() error { return nil }, nil, 0, nil},
+		{"delivered", func() error {
+			for i := range 5 {
+				flags := []string{store.FlagSeen}
+				if i == 3 {
+					flags = []string{"b", "a"}
+				}
+				if _, err := s.Deliver(ctx, store.NewMessage{Raw: storetest.Msg("a@x.test", "b@x.test", "s", "x"), Flags: flags}, []store.Placement{{Account: 1}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, []store.UID{1, 2, 3, 4, 5}, 4, []string{"a", "b"}},
+		{"expunged before the unseen one", func() error {
+			_, err := s.Expunge(ctx, in.ID, []store.UID{2})
+			return err
+		}, []store.UID{1, 3, 4, 5}, 3, []string{"a", "b"}},
+		{"all seen", func() error {
+			_, err := s.StoreFlags(ctx, store.FlagUpdate{Folder: in.ID, UIDs: []store.UID{4}, Op: store.FlagsReplace, Flags: []string{store.FlagSeen}})
+			return err
+		}, []store.UID{1, 3, 4, 5}, 0, nil},
+	}
+	for _, tt := range tests {
+		if err := tt.change(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		v, err := openView(ctx, s, 1, in.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := v.uids.appendSeqs(nil, 1, v.uids.len()); !slices.Equal(got, tt.uids) || v.firstUnseen != tt.firstUnseen || !slices.Equal(v.keywords, tt.keywords) {
+			t.Errorf("%s: UIDs %v, first unseen %d, keywords %v; want %v, %d, %v", tt.name, got, v.firstUnseen, v.keywords, tt.uids, tt.firstUnseen, tt.keywords)
+		}
+	}
+}

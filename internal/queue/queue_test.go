@@ -14,6 +14,7 @@ import (
 
 	"mailroom/internal/blob"
 	"mailroom/internal/mime"
+	"mailroom/internal/testnet"
 )
 
 // dsnReport is what a test reads out of a notification.
@@ -439,7 +440,7 @@ func TestNotificationRetriedWhenDelivererFails(t *testing.T) {
 
 func TestRestartResumes(t *testing.T) {
 	res := startDNS(t)
-	srv, port := startSMTP(t, "127.0.0.1", 0, serverOpts{})
+	srv, port := startSMTP(t, "127.0.0.1", testnet.Port(t, "127.0.0.1", "127.0.0.2"), serverOpts{})
 	e := newEnv(t, res, port, nil)
 	// down.test lives on 127.0.0.2, where nothing listens yet.
 	id := e.enqueue(Message{From: "alice@example.org", To: []string{"bob@mx.test", "carol@down.test"}, Raw: testMessage("restart")})

@@ -123,6 +123,14 @@ type MessageInfo struct {
 	InternalDate time.Time `json:"internalDate"`
 }
 
+// FolderIndex is what opening a folder needs, read without its messages' rows: IMAP's
+// SELECT learns from it the sequence number to UID map, [UNSEEN n] and FLAGS.
+type FolderIndex struct {
+	UIDs        []UIDRange // the folder's UIDs as runs of consecutive UIDs, in order
+	FirstUnseen UID        // the lowest UID of a message without \Seen, 0 if none
+	Keywords    []string   // the keywords set on any message of the folder, sorted
+}
+
 // Message is one message with everything extracted at delivery.
 type Message struct {
 	MessageInfo
@@ -280,6 +288,10 @@ type Store interface {
 	// over an existing resource, an ActiveSync Change). On any error nothing changes.
 	Replace(ctx context.Context, id MessageID, m NewMessage) (Delivered, error)
 	List(ctx context.Context, folder FolderID) ([]MessageInfo, error)
+	// FolderIndex returns the folder's UIDs, first unseen message and keywords. Its parts
+	// are read one after the other, not as one snapshot: a change in between may show
+	// in one and not the others.
+	FolderIndex(ctx context.Context, folder FolderID) (FolderIndex, error)
 	// Infos returns the messages of folder with the given UIDs, in UID order; UIDs that
 	// are not there are left out.
 	Infos(ctx context.Context, folder FolderID, uids []UID) ([]MessageInfo, error)
@@ -287,6 +299,10 @@ type Store interface {
 	// Messages returns the messages of folder with the given UIDs, in UID order, with
 	// everything extracted at delivery; UIDs that are not there are left out.
 	Messages(ctx context.Context, folder FolderID, uids []UID) ([]Message, error)
+	// Marks returns the messages of folder with the given UIDs as Messages does, but
+	// without what was extracted from their bytes (Envelope and Root are left empty):
+	// their place, blob, flags and properties, for a caller that has the rest already.
+	Marks(ctx context.Context, folder FolderID, uids []UID) ([]Message, error)
 	MessageByUID(ctx context.Context, folder FolderID, uid UID) (Message, error)
 	// Raw returns the message's bytes as delivered.
 	Raw(ctx context.Context, id MessageID) ([]byte, error)

@@ -17,24 +17,41 @@ type Element struct {
 	frozen *frozen // set by Freeze
 }
 
-// frozen is an element encoded once: its bytes from its first tag, without the
-// SWITCH_PAGE to the page of that tag (first), and the page current after it (last).
+// frozen is a run of sibling elements encoded once: their bytes from the first tag,
+// without the SWITCH_PAGE to the page of that tag (first), and the page current after
+// the last (last).
 type frozen struct {
 	data        []byte
 	first, last int
 }
 
-// Freeze encodes e once, so that every later Encode of a document holding e copies
-// those bytes instead of encoding e again: for a subtree that many documents repeat
-// (an item sent to many devices). e and everything below it must not change
-// afterwards. MaxDepth is checked within e. It reports what Encode would.
-func (e *Element) Freeze() error {
-	enc := encoder{page: -1} // so that the first tag always begins with a SWITCH_PAGE
-	if err := enc.element(e, nil, 1); err != nil {
-		return err
+// Freeze encodes the sibling elements es, in this order, once, and returns one element
+// that stands for all of them: every later Encode of a document holding it copies those
+// bytes instead of encoding es again. It is for subtrees that many documents repeat (an
+// item sent to many devices). The returned element keeps only the bytes, not es (so it
+// costs about its encoded size in memory), has no name, text or children of its own,
+// and must not be changed; es may be changed or dropped afterwards. MaxDepth is checked
+// within each of es. It reports what Encode would, and returns nil for no elements.
+func Freeze(es ...*Element) (*Element, error) {
+	if len(es) == 0 {
+		return nil, nil
 	}
-	e.frozen = &frozen{data: enc.buf[2:], first: int(enc.buf[1]), last: enc.page}
-	return nil
+	enc := encoder{page: -1} // so that the first tag always begins with a SWITCH_PAGE
+	for _, e := range es {
+		if err := enc.element(e, nil, 1); err != nil {
+			return nil, err
+		}
+	}
+	return &Element{Page: -1, frozen: &frozen{data: bytes.Clone(enc.buf[2:]), first: int(enc.buf[1]), last: enc.page}}, nil
+}
+
+// FrozenLen returns the length of the bytes an element made by Freeze holds, 0 for
+// any other element.
+func (e *Element) FrozenLen() int {
+	if e.frozen == nil {
+		return 0
+	}
+	return len(e.frozen.data)
 }
 
 // New returns a root element in namespace space. Space decides the code page;

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestFreeze puts a frozen subtree into documents that reach it from different code
-// pages and leave it for others: each encodes exactly as with the subtree unfrozen.
+// TestFreeze puts a frozen run of subtrees into documents that reach it from different
+// code pages and leave it for others: each encodes exactly as with the run unfrozen.
 func TestFreeze(t *testing.T) {
 	item := func() *Element {
 		body := New(NSAirSyncBase, "Body")
@@ -19,48 +19,65 @@ func TestFreeze(t *testing.T) {
 		e.Text = "hi"
 		return e
 	}
+	runs := []struct {
+		name string
+		run  func() []*Element
+	}{
+		{"one", func() []*Element { return []*Element{item()} }},
+		{"two pages", func() []*Element { return []*Element{subject(), item(), subject()} }},
+	}
 	tests := []struct {
 		name string
-		doc  func(frozen *Element) *Element
+		doc  func(run []*Element) *Element
 	}{
-		{"alone", func(f *Element) *Element { return f }},
-		{"from another page, then back", func(f *Element) *Element {
+		{"from another page, then back", func(run []*Element) *Element {
 			d := New(NSAirSync, "ApplicationData")
-			d.Children = append(d.Children, subject(), f, subject())
+			d.Children = append(d.Children, subject())
+			d.Children = append(d.Children, run...)
+			d.Children = append(d.Children, subject())
 			return d
 		}},
-		{"from its own page", func(f *Element) *Element {
+		{"from its own page", func(run []*Element) *Element {
 			d := New(NSAirSyncBase, "Attachments")
-			d.Children = append(d.Children, f)
+			d.Children = append(d.Children, run...)
 			d.AddText(NSAirSyncBase, "Type", "2")
 			return d
 		}},
-		{"twice", func(f *Element) *Element {
+		{"twice", func(run []*Element) *Element {
 			d := New(NSAirSync, "ApplicationData")
-			d.Children = append(d.Children, f, f)
+			d.Children = append(d.Children, run...)
+			d.Children = append(d.Children, run...)
 			return d
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			want, err := Encode(tt.doc(item()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := item()
-			if err := f.Freeze(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := Encode(tt.doc(f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("frozen % x\nwant   % x", got, want)
-			}
-		})
+	for _, r := range runs {
+		for _, tt := range tests {
+			t.Run(r.name+"/"+tt.name, func(t *testing.T) {
+				want, err := Encode(tt.doc(r.run()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := Freeze(r.run()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.FrozenLen() == 0 {
+					t.Error("FrozenLen 0")
+				}
+				got, err := Encode(tt.doc([]*Element{f}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("frozen % x\nwant   % x", got, want)
+				}
+			})
+		}
 	}
-	if err := (&Element{Page: -1, Space: "Nope", Name: "x"}).Freeze(); err == nil {
+	if f, err := Freeze(); f != nil || err != nil {
+		t.Errorf("Freeze of nothing: %v, %v", f, err)
+	}
+	if _, err := Freeze(&Element{Page: -1, Space: "Nope", Name: "x"}); err == nil {
 		t.Error("Freeze of an element Encode refuses: no error")
 	}
 }

@@ -170,21 +170,31 @@ func scanFolder(row interface{ Scan(...any) error }) (store.Folder, error) {
 
 // Folders implements store.Store. Folders come parents first, in path order.
 func (s *Store) Folders(ctx context.Context, id store.AccountID) ([]store.Folder, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE account = $1`, id)
+	all, err := s.accountFolders(ctx, `$1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("folders of account %d: %w", id, err)
+	}
+	return all, nil
+}
+
+// accountFolders reads the folders of the account that the SQL expression account
+// (with its argument arg as $1) names, with their paths, parents first.
+func (s *Store) accountFolders(ctx context.Context, account string, arg any) ([]store.Folder, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE account = `+account, arg)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var all []store.Folder
 	for rows.Next() {
 		f, err := scanFolder(rows)
 		if err != nil {
-			return nil, fmt.Errorf("folders of account %d: %w", id, err)
+			return nil, err
 		}
 		all = append(all, f)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("folders of account %d: %w", id, err)
+		return nil, err
 	}
 	return withPaths(all), nil
 }
@@ -238,23 +248,17 @@ func sortFolders(all []store.Folder) {
 
 // Folder implements store.Store.
 func (s *Store) Folder(ctx context.Context, id store.FolderID) (store.Folder, error) {
-	f, err := scanFolder(s.db.Read().QueryRowContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, fmt.Errorf("folder %d: %w", id, store.ErrNotFound)
-	}
+	// One statement: the folder comes with its account's others, for its path.
+	all, err := s.accountFolders(ctx, `(SELECT account FROM folders WHERE id = $1)`, id)
 	if err != nil {
-		return f, fmt.Errorf("folder %d: %w", id, err)
-	}
-	all, err := s.Folders(ctx, f.Account)
-	if err != nil {
-		return f, err
+		return store.Folder{}, fmt.Errorf("folder %d: %w", id, err)
 	}
 	for _, g := range all {
 		if g.ID == id {
 			return g, nil
 		}
 	}
-	return f, fmt.Errorf("folder %d: %w", id, store.ErrNotFound)
+	return store.Folder{}, fmt.Errorf("folder %d: %w", id, store.ErrNotFound)
 }
 
 // FolderByPath implements store.Store. The first level "INBOX" matches case-insensitively.

@@ -36,6 +36,55 @@ func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.Messag
 	return out, nil
 }
 
+// FolderIndex implements store.Store with three statements that the indexes of
+// migration 0004 (SQLite; 0002 on PostgreSQL) answer without reading message rows:
+// the runs of consecutive UIDs, computed by the database (a UID minus its rank is the
+// same along a run), the lowest unseen UID, and the folder's distinct keyword lists.
+func (s *Store) FolderIndex(ctx context.Context, folder store.FolderID) (store.FolderIndex, error) {
+	var fi store.FolderIndex
+	q := s.db.Read()
+	rows, err := q.QueryContext(ctx, `SELECT min(uid), max(uid) FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS run FROM messages WHERE folder = $1) AS r GROUP BY run ORDER BY 1`, folder)
+	if err != nil {
+		return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.UIDRange
+		if err := rows.Scan(&r.First, &r.Last); err != nil {
+			return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
+		}
+		fi.UIDs = append(fi.UIDs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
+	}
+	// 1 is \Seen's bit, written out: the partial index matches the statement's text.
+	var unseen sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT min(uid) FROM messages WHERE folder = $1 AND flags & 1 = 0`, folder).Scan(&unseen); err != nil {
+		return fi, fmt.Errorf("first unseen of folder %d: %w", folder, err)
+	}
+	fi.FirstUnseen = store.UID(unseen.Int64)
+	kws, err := q.QueryContext(ctx, `SELECT DISTINCT keywords FROM messages WHERE folder = $1 AND keywords <> ''`, folder)
+	if err != nil {
+		return fi, fmt.Errorf("keywords of folder %d: %w", folder, err)
+	}
+	defer kws.Close()
+	for kws.Next() {
+		var list string
+		if err := kws.Scan(&list); err != nil {
+			return fi, fmt.Errorf("keywords of folder %d: %w", folder, err)
+		}
+		for _, k := range strings.Fields(list) {
+			fi.Keywords = addKeyword(fi.Keywords, k)
+		}
+	}
+	if err := kws.Err(); err != nil {
+		return fi, fmt.Errorf("keywords of folder %d: %w", folder, err)
+	}
+	slices.Sort(fi.Keywords)
+	return fi, nil
+}
+
 // Infos implements store.Store. It reads only the listing columns, never the summary;
 // like Messages, each chunk of UIDs is one statement of its own.
 func (s *Store) Infos(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.MessageInfo, error) {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,6 +55,36 @@ func (s *Store) RawMany(ctx context.Context, ids []store.MessageID) (map[store.M
 			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
 		out[id] = raw
+	}
+	return out, nil
+}
+
+// Marks implements store.Store: the columns of Messages but the summary, which is
+// most of a row and the costly part to decode.
+func (s *Store) Marks(ctx context.Context, folder store.FolderID, uids []store.UID) ([]store.Message, error) {
+	uids = sortUIDs(uids)
+	out := make([]store.Message, 0, len(uids))
+	err := queryUIDs(ctx, s.db.Read(), `id, account, folder, uid, modseq, flags, keywords, size, internal_date, blob, props`, folder, uids, func(rows *sql.Rows) error {
+		var m store.Message
+		var bits, date int64
+		var kws string
+		var props []byte
+		if err := rows.Scan(&m.ID, &m.Account, &m.Folder, &m.UID, &m.ModSeq, &bits, &kws, &m.Size, &date, &m.Blob, &props); err != nil {
+			return err
+		}
+		m.Flags = joinFlags(bits, kws)
+		m.InternalDate = fromMicros(date)
+		if len(props) > 0 {
+			var err error
+			if m.Props, err = decodeProps(props); err != nil {
+				return fmt.Errorf("message %d properties: %w", m.ID, err)
+			}
+		}
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Replace", testReplace},
 		{"ConcurrentReplace", testConcurrentReplace},
 		{"RawMany", testRawMany},
+		{"Marks", testMarks},
+		{"FolderIndex", testFolderIndex},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
