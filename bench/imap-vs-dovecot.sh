@@ -350,7 +350,7 @@ idle_one() { # SERVER CONNS
   case $server in mailroom) before=$(rss "$MAILROOM_PID") ;; dovecot) read -r before _ < <(dovecot_pss) ;; esac
   echo "== idle: $server, $n connections"
   "$MAILBENCH" imap-idle --label "$server" --addr "$addr" "${AUTH[@]}" --conns "$n" --hold "$IDLE_HOLD" \
-    --ready-file "$ready" --json-out "$out" &
+    --sample $((n < 100 ? n : 100)) --ready-file "$ready" --json-out "$out" &
   BENCH_PID=$!
   for _ in $(seq 1200); do [ -f "$ready" ] || ! kill -0 "$BENCH_PID" 2>/dev/null && break; sleep 0.5; done
   sleep 3
