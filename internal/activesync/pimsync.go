@@ -306,16 +306,7 @@ func (s *Server) syncPIM(ctx context.Context, r *request, c *wbxml.Element, fold
 	ns := wbxml.NSAirSync
 	collID := c.ChildText(ns, "CollectionId")
 	keyText := c.ChildText(ns, "SyncKey")
-	head := func(key string, code syncStatus) *wbxml.Element {
-		e := wbxml.New(ns, "Collection")
-		if cls := c.ChildText(ns, "Class"); cls != "" {
-			e.AddText(ns, "Class", cls)
-		}
-		e.AddText(ns, "SyncKey", key)
-		e.AddText(ns, "CollectionId", collID)
-		e.AddText(ns, "Status", text(code))
-		return e
-	}
+	head := collectionHead(c, collID)
 	ref := stateRef{r.account(), r.deviceID, collID}
 	defer s.lockState(ref)()
 	opts, err := s.pimOptions(ctx, ref, c, pimClassNames[role], withCommands)

@@ -173,13 +173,12 @@ func (s *Server) holdSync(ctx context.Context, r *request, colls []*wbxml.Elemen
 
 func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 
-// syncCollection runs one Collection of a Sync request. withCommands is false when a
-// hanging Sync looks again after its first pass, which already applied them.
-func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Element, globalWindow int, withCommands bool) (syncResult, error) {
+// collectionHead returns what starts the answer to Sync's Collection c (CollectionId
+// collID) for a SyncKey and status: its Class when the device sent one, the key, the
+// collection and the status.
+func collectionHead(c *wbxml.Element, collID string) func(key string, code syncStatus) *wbxml.Element {
 	ns := wbxml.NSAirSync
-	collID := c.ChildText(ns, "CollectionId")
-	keyText := c.ChildText(ns, "SyncKey")
-	head := func(key string, code syncStatus) *wbxml.Element {
+	return func(key string, code syncStatus) *wbxml.Element {
 		e := wbxml.New(ns, "Collection")
 		if cls := c.ChildText(ns, "Class"); cls != "" {
 			e.AddText(ns, "Class", cls)
@@ -189,6 +188,15 @@ func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Elemen
 		e.AddText(ns, "Status", text(code))
 		return e
 	}
+}
+
+// syncCollection runs one Collection of a Sync request. withCommands is false when a
+// hanging Sync looks again after its first pass, which already applied them.
+func (s *Server) syncCollection(ctx context.Context, r *request, c *wbxml.Element, globalWindow int, withCommands bool) (syncResult, error) {
+	ns := wbxml.NSAirSync
+	collID := c.ChildText(ns, "CollectionId")
+	keyText := c.ChildText(ns, "SyncKey")
+	head := collectionHead(c, collID)
 	folder, ok, err := s.ownFolder(ctx, r, collID)
 	if err != nil {
 		return syncResult{}, err

@@ -251,6 +251,21 @@ func (d *summaryDecoder) stringMap(out *map[string]string) error {
 	return err
 }
 
+// object decodes a JSON object whose keys are all in keys, each at most once, calling
+// value with the key's index to decode its value.
+func (d *summaryDecoder) object(keys []string, value func(k int) error) error {
+	var seen uint64
+	more, err := d.open('{')
+	for ; more && err == nil; more, err = d.more('}', err) {
+		var k int
+		if k, err = d.field(&seen, keys...); err != nil {
+			break
+		}
+		err = value(k)
+	}
+	return err
+}
+
 var (
 	messageKeys  = []string{"envelope", "root"}
 	envelopeKeys = []string{"date", "subject", "from", "sender", "replyTo", "to", "cc", "bcc", "inReplyTo", "messageId", "references"}
@@ -263,31 +278,19 @@ func (d *summaryDecoder) message(m *mime.Message, depth int) error {
 	if depth > maxSummaryDepth {
 		return errUnusual
 	}
-	var seen uint64
-	more, err := d.open('{')
-	for ; more && err == nil; more, err = d.more('}', err) {
-		var k int
-		if k, err = d.field(&seen, messageKeys...); err != nil {
-			break
-		}
+	return d.object(messageKeys, func(k int) (err error) {
 		switch k {
 		case 0:
 			err = d.envelope(&m.Envelope)
 		case 1:
 			err = d.part(&m.Root, depth+1)
 		}
-	}
-	return err
+		return err
+	})
 }
 
 func (d *summaryDecoder) envelope(e *mime.Envelope) error {
-	var seen uint64
-	more, err := d.open('{')
-	for ; more && err == nil; more, err = d.more('}', err) {
-		var k int
-		if k, err = d.field(&seen, envelopeKeys...); err != nil {
-			break
-		}
+	return d.object(envelopeKeys, func(k int) (err error) {
 		switch k {
 		case 0:
 			err = d.str(&e.Date)
@@ -312,8 +315,8 @@ func (d *summaryDecoder) envelope(e *mime.Envelope) error {
 		case 10:
 			err = d.strings(&e.References)
 		}
-	}
-	return err
+		return err
+	})
 }
 
 func (d *summaryDecoder) addresses(out *[]mime.Address) error {
@@ -331,13 +334,7 @@ func (d *summaryDecoder) addresses(out *[]mime.Address) error {
 }
 
 func (d *summaryDecoder) address(a *mime.Address) error {
-	var seen uint64
-	more, err := d.open('{')
-	for ; more && err == nil; more, err = d.more('}', err) {
-		var k int
-		if k, err = d.field(&seen, addressKeys...); err != nil {
-			break
-		}
+	return d.object(addressKeys, func(k int) (err error) {
 		switch k {
 		case 0:
 			err = d.str(&a.Name)
@@ -346,21 +343,15 @@ func (d *summaryDecoder) address(a *mime.Address) error {
 		case 2:
 			err = d.str(&a.Host)
 		}
-	}
-	return err
+		return err
+	})
 }
 
 func (d *summaryDecoder) part(p *mime.Part, depth int) error {
 	if depth > maxSummaryDepth {
 		return errUnusual
 	}
-	var seen uint64
-	more, err := d.open('{')
-	for ; more && err == nil; more, err = d.more('}', err) {
-		var k int
-		if k, err = d.field(&seen, partKeys...); err != nil {
-			break
-		}
+	return d.object(partKeys, func(k int) (err error) {
 		switch k {
 		case 0:
 			err = d.str(&p.Type)
@@ -398,8 +389,8 @@ func (d *summaryDecoder) part(p *mime.Part, depth int) error {
 			p.Message = &mime.Message{}
 			err = d.message(p.Message, depth+1)
 		}
-	}
-	return err
+		return err
+	})
 }
 
 func (d *summaryDecoder) parts(out *[]mime.Part, depth int) error {
