@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/db"
 	"mailroom/internal/store"
+	"mailroom/internal/store/sqlstore"
 )
 
 func benchMessage(size int) []byte {
@@ -24,23 +26,35 @@ func benchMessage(size int) []byte {
 	return []byte(b.String()[:size])
 }
 
+// benchStore opens a store on a fresh place, closed when the benchmark ends, with
+// account 1.
+func benchStore(b *testing.B) (*sqlstore.Store, *db.DB, context.Context) {
+	b.Helper()
+	s, d, _ := open(b, newPlace(b))
+	b.Cleanup(func() { s.Close(); d.Close() })
+	ctx := context.Background()
+	if _, err := s.EnsureAccount(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	return s, d, ctx
+}
+
+// numbered makes message i of a run distinct from the others (its own blob).
+func numbered(i int, base []byte) []byte {
+	return append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), base...)
+}
+
 // BenchmarkDeliver measures a durable delivery (blob fsync, then one committed
 // transaction) of a 10 KB, a 100 KB and a 1 MB message.
 func BenchmarkDeliver(b *testing.B) {
 	for _, size := range []int{10 << 10, 100 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
-			s, d, _ := open(b, newPlace(b))
-			defer d.Close()
-			defer s.Close()
-			ctx := context.Background()
-			if _, err := s.EnsureAccount(ctx, 1); err != nil {
-				b.Fatal(err)
-			}
+			s, _, ctx := benchStore(b)
 			base := benchMessage(size)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				raw := append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), base...)
+				raw := numbered(i, base)
 				if _, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}}); err != nil {
 					b.Fatal(err)
 				}
@@ -54,12 +68,7 @@ func BenchmarkDeliver(b *testing.B) {
 // fsyncs) where the engine has a single writer.
 func BenchmarkConcurrentWrites(b *testing.B) {
 	setup := func(b *testing.B) (store.Store, context.Context) {
-		s, d, _ := open(b, newPlace(b))
-		b.Cleanup(func() { s.Close(); d.Close() })
-		ctx := context.Background()
-		if _, err := s.EnsureAccount(ctx, 1); err != nil {
-			b.Fatal(err)
-		}
+		s, _, ctx := benchStore(b)
 		return s, ctx
 	}
 	base := benchMessage(10 << 10)
@@ -111,13 +120,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 // reading the changes after a point 1,000 changes back, and searching.
 func BenchmarkLargeFolder(b *testing.B) {
 	const n = 100_000
-	s, d, _ := open(b, newPlace(b))
-	defer d.Close()
-	defer s.Close()
-	ctx := context.Background()
-	if _, err := s.EnsureAccount(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
+	s, d, ctx := benchStore(b)
 	// Deliver a few hundred distinct messages the normal way, then multiply the rows in
 	// SQL: a real delivery per message would make the set-up take many minutes.
 	const distinct = 500
@@ -221,17 +224,11 @@ func randomMessage(size int) []byte {
 func BenchmarkIndexText(b *testing.B) {
 	for _, body := range textBodies {
 		b.Run(body.name, func(b *testing.B) {
-			s, d, _ := open(b, newPlace(b))
-			defer d.Close()
-			defer s.Close()
-			ctx := context.Background()
-			if _, err := s.EnsureAccount(ctx, 1); err != nil {
-				b.Fatal(err)
-			}
+			s, d, ctx := benchStore(b)
 			base := body.make(10 << 10)
 			var cpu time.Duration
 			for i := 0; i < b.N; i++ {
-				raw := append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), base...)
+				raw := numbered(i, base)
 				if _, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}}); err != nil {
 					b.Fatal(err)
 				}
@@ -252,17 +249,11 @@ func BenchmarkIndexText(b *testing.B) {
 func BenchmarkExpunge(b *testing.B) {
 	for _, body := range textBodies {
 		b.Run(body.name, func(b *testing.B) {
-			s, d, _ := open(b, newPlace(b))
-			defer d.Close()
-			defer s.Close()
-			ctx := context.Background()
-			if _, err := s.EnsureAccount(ctx, 1); err != nil {
-				b.Fatal(err)
-			}
+			s, d, ctx := benchStore(b)
 			base := body.make(10 << 10)
 			got := make([]store.Delivered, b.N)
 			for i := range got {
-				raw := append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), base...)
+				raw := numbered(i, base)
 				ds, err := s.Deliver(ctx, store.NewMessage{Raw: raw}, []store.Placement{{Account: 1}})
 				if err != nil {
 					b.Fatal(err)
