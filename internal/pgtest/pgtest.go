@@ -5,7 +5,8 @@
 // A package that runs its whole suite against both engines calls Main from its
 // TestMain: the suite runs once as usual (SQLite), then once more in a child process
 // whose tests see Enabled() and get their databases from one cluster started for the
-// package. Tests that need PostgreSQL only call Start.
+// package (MAILROOM_PGTEST_SKIP=1 leaves that pass out). Tests that need PostgreSQL
+// only call Start.
 //
 // It never touches a cluster it did not make, and never the Debian service.
 package pgtest
@@ -35,6 +36,10 @@ import (
 // envAdmin carries the admin DSN of the package's cluster to the child process that
 // runs the suite against PostgreSQL.
 const envAdmin = "MAILROOM_PGTEST_ADMIN"
+
+// envSkip, set to "1", leaves out Main's second pass: for profiling or benchmarking
+// the SQLite engine alone, whose profile the second pass would otherwise overwrite.
+const envSkip = "MAILROOM_PGTEST_SKIP"
 
 // Package is the Debian package that provides the server binaries.
 const Package = "postgresql"
@@ -224,6 +229,10 @@ func Main(m *testing.M) int {
 	}
 	// A fuzzing run explores one parser; running it again on PostgreSQL adds nothing.
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return code
+	}
+	if os.Getenv(envSkip) == "1" {
+		fmt.Fprintf(os.Stderr, "pgtest: PostgreSQL pass skipped: %s=1\n", envSkip)
 		return code
 	}
 	if err := Available(); err != nil {
