@@ -68,7 +68,7 @@ if [ "$FUZZTIME" != 0 ]; then
     internal/pim:FuzzParseCalendar internal/pim:FuzzParseContact internal/dav:FuzzRequestXML internal/dav:FuzzHandler \
     internal/httpauth:FuzzParse internal/activesync:FuzzTimeZone internal/activesync:FuzzRecurrence \
     internal/scheduling:FuzzITIP internal/acl:FuzzParse internal/dav:FuzzFreeBusyRequest \
-    internal/store/sqlstore:FuzzDecodeSummary internal/imap:FuzzView; do
+    internal/store/sqlstore:FuzzDecodeSummary internal/store/sqlstore:FuzzLower internal/imap:FuzzView; do
     pkg=${target%%:*} fn=${target##*:}
     log=$(mktemp)
     # A run that fails without writing a failing input found nothing: on a loaded

@@ -47,6 +47,30 @@ for folder in sys.argv[5:]:
 m.logout()
 `
 
+// sendRaw sends argv[5] (a whole message) from argv[3] to argv[4] through the SMTP
+// server at argv[1]:argv[2].
+const sendRaw = `
+import smtplib, sys
+host, port, sender, rcpt, msg = sys.argv[1:6]
+with smtplib.SMTP(host, int(port), timeout=60) as s:
+    s.sendmail(sender, [rcpt], msg.encode())
+`
+
+// searchBody prints the UIDs in the INBOX of argv[3] whose text contains argv[5].
+const searchBody = `
+import imaplib, ssl, sys
+port, cafile, user, password, text = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=cafile)
+ctx.check_hostname = False
+m = imaplib.IMAP4_SSL("127.0.0.1", int(port), ssl_context=ctx, timeout=60)
+m.login(user, password)
+m.select("INBOX", readonly=True)
+typ, data = m.uid("SEARCH", "BODY", '"%s"' % text)
+assert typ == "OK", data
+print(data[0].decode())
+m.logout()
+`
+
 // generatedMbox writes n messages in mbox form with a spread of flags and keywords.
 func generatedMbox(t *testing.T, n int, to string) string {
 	t.Helper()
@@ -146,6 +170,21 @@ m.logout()
 		"--body", "Nobody can take this.").CombinedOutput(); err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
+	// A long plain-text message: SQLite keeps its text's tail only in the message
+	// itself (store migration 0006), and the copy must give PostgreSQL the whole text.
+	mxHost, mxPort := splitAddr(t, cfg.SMTP.Listen[0])
+	long := "Subject: long plain text\r\n\r\n" + strings.Repeat("Filler line of the long message.\r\n", 1000) + "The Long Tail WOMBAT sits at the end.\r\n"
+	if out, err := exec.Command("python3", "-c", sendRaw, mxHost, mxPort, "x@remote.test", "bob@example.test", long).CombinedOutput(); err != nil {
+		t.Fatalf("smtplib: %v\n%s", err, out)
+	}
+	searchBob := func(port, cert string) {
+		t.Helper()
+		out, err := exec.Command("python3", "-c", searchBody, port, cert, "bob@example.test", goodPassword, "long tail wombat").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "1" {
+			t.Fatalf("SEARCH BODY in bob's INBOX: %v\n%s", err, out)
+		}
+	}
+	searchBob(imapPort, filepath.Join(src, "tls", "cert.pem"))
 	folders := []string{"INBOX", "Archive/2025"}
 	snapshot := func(port, cert string) string {
 		t.Helper()
@@ -207,6 +246,7 @@ m.logout()
 	p.waitLog(t, "mailroom serving")
 	_, pgIMAP := splitAddr(t, pgCfg.IMAP.TLSListen[0])
 	after := snapshot(pgIMAP, filepath.Join(node, "tls", "cert.pem"))
+	searchBob(pgIMAP, filepath.Join(node, "tls", "cert.pem"))
 	if before != after {
 		t.Fatalf("IMAP view differs after migration:\nbefore (first lines):\n%s\nafter (first lines):\n%s", head(before, 6), head(after, 6))
 	}

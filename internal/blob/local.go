@@ -57,6 +57,11 @@ func OpenLocal(ctx context.Context, d *db.DB, dir, area string, limit int) (*Loc
 
 func (l *Local) inline(data []byte) bool { return len(data) <= l.limit }
 
+// Inline says where SQL finds the blobs Local keeps in the database: the blob_data
+// row of the blob with id ID has the id KeyPrefix+ID, for every blob of at most Limit
+// bytes.
+func (l *Local) Inline() (keyPrefix string, limit int) { return l.area + "/", l.limit }
+
 func (l *Local) key(id string) (string, error) {
 	if err := checkID(id); err != nil {
 		return "", err

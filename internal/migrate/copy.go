@@ -19,7 +19,16 @@ import (
 // message_text.indexed records which texts SQLite's FTS5 index has taken in (it is
 // filled after delivery); PostgreSQL's trigram index is kept up to date by the
 // transaction that writes the text.
-var sqliteOnly = map[string][]string{"message_text": {"indexed"}}
+var sqliteOnly = map[string][]string{"message_text": {"indexed", "tail_start", "tail_end"}}
+
+// sourceExpr reads a target column from other than the source column of its name:
+// message_text.body gets back the tail that SQLite leaves in the message's blob_data
+// row (store migration 0006: ASCII, so SQLite's ASCII lower() lower-cases it as the
+// store does, with its CRLFs as the LFs of the text). A text has a tail only if its
+// blob is in blob_data, in the store's area.
+var sourceExpr = map[string]map[string]string{"message_text": {"body": `CASE WHEN tail_end > 0 THEN body ||
+	replace(lower(CAST(substr((SELECT d.data FROM blob_data d WHERE d.id = '` + storeArea + `/' || message_text.blob), tail_start + 1, tail_end - tail_start) AS TEXT)), char(13, 10), char(10))
+	ELSE body END`}}
 
 // column is one target column and its PostgreSQL type.
 type column struct {
@@ -53,6 +62,9 @@ func (c *copier) copyTable(ctx context.Context, tx pgx.Tx, table string) error {
 	for i, col := range cols {
 		names[i] = col.name
 		quoted[i] = `"` + col.name + `"`
+		if e, ok := sourceExpr[table][col.name]; ok {
+			quoted[i] = e
+		}
 	}
 	inTarget := map[string]bool{}
 	for _, n := range names {

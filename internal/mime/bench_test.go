@@ -46,6 +46,17 @@ func benchText(size int) []byte {
 	return []byte(b.String())
 }
 
+// benchPlain builds a text/plain message in 7-bit ASCII of about size bytes, whose text
+// is a copy of its body (Message.TextTail).
+func benchPlain(size int) []byte {
+	var b strings.Builder
+	b.WriteString("From: a@example.com\r\nSubject: plain\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+	for b.Len() < size {
+		b.WriteString("The quick brown fox jumps over the lazy dog, Again and AGAIN.\r\n")
+	}
+	return []byte(b.String())
+}
+
 func BenchmarkParse(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
@@ -55,6 +66,7 @@ func BenchmarkParse(b *testing.B) {
 		{"10KB", benchMessage(10 << 10), 2},
 		{"1MB", benchMessage(1 << 20), 2},
 		{"1MB-text", benchText(1 << 20), 0},
+		{"100KB-plain", benchPlain(100 << 10), 0},
 	} {
 		if got := len(Parse(bc.raw).Root.Parts); got != bc.parts {
 			b.Fatalf("%s: %d body parts, want %d", bc.name, got, bc.parts)

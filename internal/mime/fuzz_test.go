@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -48,6 +49,7 @@ func FuzzParse(f *testing.F) {
 		if !utf8.ValidString(m.Text) {
 			t.Errorf("Text is not valid UTF-8")
 		}
+		checkTextTail(t, m, raw)
 		if !utf8.ValidString(m.Subject()) {
 			t.Errorf("Subject() is not valid UTF-8")
 		}
@@ -65,9 +67,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("unmarshal: %v", err)
 		}
 		want := *m
-		want.Text, want.Headers = "", nil // not serialised
+		want.Text, want.TextTail, want.Headers = "", TextTail{}, nil // not serialised
 		if !reflect.DeepEqual(&back, &want) {
 			t.Errorf("JSON round trip changed the message:\n%s", js)
 		}
 	})
+}
+
+// checkTextTail checks Message.TextTail's promise: the text from At on is the raw
+// bytes it names with each CRLF read as LF.
+func checkTextTail(t *testing.T, m *Message, raw []byte) {
+	t.Helper()
+	tail := m.TextTail
+	if tail.End <= tail.Start {
+		if tail != (TextTail{}) {
+			t.Errorf("TextTail %+v: empty but not zero", tail)
+		}
+		return
+	}
+	if tail.Start < 0 || tail.End > int64(len(raw)) || tail.At < 0 || tail.At > len(m.Text) {
+		t.Fatalf("TextTail %+v out of range (raw %d bytes, text %d)", tail, len(raw), len(m.Text))
+	}
+	if got, want := m.Text[tail.At:], strings.ReplaceAll(string(raw[tail.Start:tail.End]), "\r\n", "\n"); got != want {
+		t.Errorf("TextTail %+v: text %.60q, raw bytes read as %.60q", tail, got, want)
+	}
 }

@@ -22,10 +22,21 @@ type Message struct {
 	// by newlines, capped at MaxText bytes (cut on a rune boundary). It is filled only on
 	// the Message that Parse returns; the text of encapsulated messages is part of it.
 	Text string `json:"-"`
+	// TextTail, when End > Start, says that Text ends with the text of a text/plain
+	// part that is a copy of the raw bytes raw[Start:End]: ASCII, with CR and LF only in
+	// CRLF pairs, each of which is one LF in Text[At:]. Search can read that part of
+	// the text from the message itself instead of keeping a second copy.
+	TextTail TextTail `json:"-"`
 	// Headers lists the top-level header fields in order: Name as written, Value
 	// unfolded and RFC 2047-decoded to UTF-8, for header search. It is filled only on
 	// the Message that Parse returns.
 	Headers []Field `json:"-"`
+}
+
+// TextTail locates the end of Message.Text in the raw message (see Message.TextTail).
+type TextTail struct {
+	Start, End int64 // the bytes of the raw message
+	At         int   // where they begin in Message.Text
 }
 
 // Field is one header field.

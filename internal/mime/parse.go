@@ -12,7 +12,7 @@ import (
 func Parse(raw []byte) *Message {
 	p := &parser{raw: raw}
 	m := p.message(0, len(raw), 0)
-	m.Text = messageText(m, raw)
+	m.Text, m.TextTail = messageText(m, raw)
 	m.Headers = fields(raw, int(m.Root.HeaderStart), int(m.Root.BodyStart))
 	return m
 }

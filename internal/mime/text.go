@@ -1,40 +1,111 @@
 package mime
 
 import (
+	"bytes"
+	"encoding/binary"
 	"html"
 	"strings"
 	"unicode/utf8"
 )
 
 // textBuf accumulates Message.Text, separating pieces with newlines and refusing
-// anything past MaxText, so callers can stop decoding once it is full.
-type textBuf struct{ b strings.Builder }
+// anything past MaxText, so callers can stop decoding once it is full. It also keeps
+// Message.TextTail.
+type textBuf struct {
+	b    strings.Builder
+	tail TextTail
+}
 
 func (t *textBuf) full() bool { return t.b.Len() >= MaxText }
 
-// add appends s (valid UTF-8) as a new piece, cut on a rune boundary at MaxText.
-func (t *textBuf) add(s string) {
+// add appends s (valid UTF-8) as a new piece, cut on a rune boundary at MaxText. It
+// returns where the piece starts in the text and whether it went in whole; a piece
+// added after a verbatim one (see addVerbatim) ends the text's verbatim tail.
+func (t *textBuf) add(s string) (at int, whole bool) {
 	s = strings.TrimSpace(s)
 	if s == "" || t.full() {
-		return
+		return t.b.Len(), false
 	}
+	t.tail = TextTail{}
 	if t.b.Len() > 0 {
 		t.b.WriteByte('\n')
 	}
+	at, whole = t.b.Len(), true
 	if room := MaxText - t.b.Len(); len(s) > room {
 		for room > 0 && !utf8.RuneStart(s[room]) {
 			room--
 		}
-		s = s[:room]
+		s, whole = s[:room], false
 	}
 	t.b.WriteString(s)
+	return at, whole
 }
 
-// messageText builds Message.Text (see its documentation).
-func messageText(m *Message, raw []byte) string {
+// addVerbatim adds text, the text of p's body, and notes it as the text's tail when it
+// is a copy of the body's bytes (see Message.TextTail).
+func (t *textBuf) addVerbatim(text string, p *Part, raw []byte) {
+	at, whole := t.add(text)
+	if !whole || p.Subtype != "plain" {
+		return
+	}
+	switch p.Encoding {
+	case "", "7bit", "8bit", "binary":
+	default:
+		return
+	}
+	switch strings.ToLower(strings.Trim(p.Params["charset"], " \t\"'")) {
+	case "", "us-ascii", "ascii", "utf-8", "utf8":
+	default:
+		return
+	}
+	if start, end, ok := verbatimSpan(raw, p.BodyStart, p.End); ok {
+		t.tail = TextTail{Start: start, End: end, At: at}
+	}
+}
+
+// verbatimSpan trims raw[start:end] as textBuf.add trims a piece and reports whether
+// what is left reads the same in the text: ASCII, with CR and LF only in CRLF pairs
+// (which the text has as LF).
+func verbatimSpan(raw []byte, start, end int64) (int64, int64, bool) {
+	const space = "\t\n\v\f\r "
+	for start < end && strings.IndexByte(space, raw[start]) >= 0 {
+		start++
+	}
+	for end > start && strings.IndexByte(space, raw[end-1]) >= 0 {
+		end--
+	}
+	if start == end {
+		return 0, 0, false
+	}
+	b := raw[start:end]
+	// Pairs cannot overlap, so equal counts put every CR and every LF in one.
+	pairs := bytes.Count(b, []byte("\r\n"))
+	if !isASCII(b) || bytes.Count(b, []byte("\r")) != pairs || bytes.Count(b, []byte("\n")) != pairs {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// isASCII reports whether b has no byte of 0x80 or more, eight bytes at a time.
+func isASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// messageText builds Message.Text and Message.TextTail (see their documentation).
+func messageText(m *Message, raw []byte) (string, TextTail) {
 	var t textBuf
 	addMessageText(&t, m, raw)
-	return t.b.String()
+	return t.b.String(), t.tail
 }
 
 func addMessageText(t *textBuf, m *Message, raw []byte) {
@@ -86,11 +157,10 @@ func addPartText(t *textBuf, p *Part, raw []byte) {
 		}
 		text := toUTF8(p.Params["charset"], body)
 		if p.Subtype == "html" {
-			text = htmlToText(text)
-		} else {
-			text = strings.ReplaceAll(text, "\r\n", "\n")
+			t.add(htmlToText(text))
+			return
 		}
-		t.add(text)
+		t.addVerbatim(strings.ReplaceAll(text, "\r\n", "\n"), p, raw)
 	}
 }
 

@@ -35,45 +35,14 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 	if len(to) == 0 {
 		return nil, fmt.Errorf("%w: a delivery needs at least one placement", store.ErrInvalid)
 	}
-	if len(m.Raw) == 0 {
-		return nil, fmt.Errorf("%w: the message is empty", store.ErrInvalid)
-	}
-	size := int64(len(m.Raw))
-	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
-		return nil, fmt.Errorf("%w: %d bytes is over the limit of %d", store.ErrTooLarge, size, s.opts.MaxMessageSize)
-	}
-	flags, keywords, err := splitFlags(m.Flags)
+	in, err := s.prepare(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	parsed := mime.Parse(m.Raw)
-	sum, err := json.Marshal(summary{Envelope: parsed.Envelope, Root: parsed.Root})
-	if err != nil {
-		return nil, fmt.Errorf("encode message summary: %w", err)
-	}
-	var props string
-	if len(m.Props) > 0 {
-		b, err := json.Marshal(m.Props)
-		if err != nil {
-			return nil, fmt.Errorf("encode message properties: %w", err)
-		}
-		props = string(b)
-	}
-	date := m.InternalDate
-	if date.IsZero() {
-		date = s.opts.Now()
-	}
-	var sent int64
-	if t, ok := parsed.Envelope.SentDate(); ok {
-		sent = micros(t)
-	}
-	blobID, err := s.blobs.Put(ctx, m.Raw)
-	if err != nil {
-		return nil, err
-	}
+	size, blobID := in.size, in.content.id
 
 	unseen := 0
-	if flags&flagBit[store.FlagSeen] == 0 {
+	if in.flags&flagBit[store.FlagSeen] == 0 {
 		unseen = 1
 	}
 	charges := accountCharges(to)
@@ -93,7 +62,7 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 				}
 				modseqs[c.account] = mod
 			}
-			if err := s.addBlobRefs(ctx, tx, blobID, m.Raw, parsed, len(to)); err != nil {
+			if err := s.addBlobRefs(ctx, tx, in.content, len(to)); err != nil {
 				return err
 			}
 			for _, p := range to {
@@ -102,13 +71,9 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 				if err != nil {
 					return err
 				}
-				var id store.MessageID
-				err = tx.QueryRowContext(ctx, `INSERT INTO messages (account, folder, uid, modseq, flags, keywords, size, internal_date, sent_date, blob, message_id, summary, props)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-					p.Account, folder, uid, mod, flags, keywords, size, micros(date), sent, blobID,
-					strings.TrimSpace(parsed.Envelope.MessageID), string(sum), props).Scan(&id)
+				id, err := in.insert(ctx, tx, p.Account, folder, uid, mod)
 				if err != nil {
-					return fmt.Errorf("add message to folder %d: %w", folder, err)
+					return err
 				}
 				if err := logChange(ctx, tx, p.Account, store.Change{ModSeq: mod, Kind: store.ChangeAdded, Folder: folder, Message: id, UID: uid}); err != nil {
 					return err
@@ -140,6 +105,79 @@ func (s *Store) Deliver(ctx context.Context, m store.NewMessage, to []store.Plac
 	default:
 	}
 	return out, nil
+}
+
+// incoming is a new message made ready for its write transaction: everything that
+// needs no lock (checks, parsing, encoding, and writing a large blob's file) is done.
+type incoming struct {
+	size      int64
+	flags     int64
+	keywords  string
+	date      int64 // microseconds
+	sent      int64 // microseconds; 0 without a usable Date field
+	messageID string
+	summary   string
+	props     string
+	content
+}
+
+// prepare checks m, parses it and stores its bytes (see blob.Store.Put).
+func (s *Store) prepare(ctx context.Context, m store.NewMessage) (*incoming, error) {
+	if len(m.Raw) == 0 {
+		return nil, fmt.Errorf("%w: the message is empty", store.ErrInvalid)
+	}
+	size := int64(len(m.Raw))
+	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes is over the limit of %d", store.ErrTooLarge, size, s.opts.MaxMessageSize)
+	}
+	in := &incoming{size: size}
+	var err error
+	if in.flags, in.keywords, err = splitFlags(m.Flags); err != nil {
+		return nil, err
+	}
+	parsed := mime.Parse(m.Raw)
+	sum, err := json.Marshal(summary{Envelope: parsed.Envelope, Root: parsed.Root})
+	if err != nil {
+		return nil, fmt.Errorf("encode message summary: %w", err)
+	}
+	in.summary = string(sum)
+	if len(m.Props) > 0 {
+		b, err := json.Marshal(m.Props)
+		if err != nil {
+			return nil, fmt.Errorf("encode message properties: %w", err)
+		}
+		in.props = string(b)
+	}
+	date := m.InternalDate
+	if date.IsZero() {
+		date = s.opts.Now()
+	}
+	in.date = micros(date)
+	if t, ok := parsed.Envelope.SentDate(); ok {
+		in.sent = micros(t)
+	}
+	in.messageID = strings.TrimSpace(parsed.Envelope.MessageID)
+	blobID, err := s.blobs.Put(ctx, m.Raw)
+	if err != nil {
+		return nil, err
+	}
+	if in.content, err = s.newContent(blobID, m.Raw, parsed); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// insert adds the messages row of in as uid in folder of account, at modseq mod.
+func (in *incoming) insert(ctx context.Context, tx *sql.Tx, account store.AccountID, folder store.FolderID, uid store.UID, mod store.ModSeq) (store.MessageID, error) {
+	var id store.MessageID
+	err := tx.QueryRowContext(ctx, `INSERT INTO messages (account, folder, uid, modseq, flags, keywords, size, internal_date, sent_date, blob, message_id, summary, props)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		account, folder, uid, mod, in.flags, in.keywords, in.size, in.date, in.sent, in.content.id,
+		in.messageID, in.summary, in.props).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("add message to folder %d: %w", folder, err)
+	}
+	return id, nil
 }
 
 // charge is how many copies of a delivery go to one account.
@@ -230,54 +268,88 @@ func placeInFolder(ctx context.Context, tx *sql.Tx, p store.Placement, mod store
 	return 0, 0, fmt.Errorf("folder %d is not in account %d: %w", p.Folder, p.Account, store.ErrCrossAccount)
 }
 
-// addBlobRef counts one more reference to a blob inside tx (see addBlobRefs).
-func (s *Store) addBlobRef(ctx context.Context, tx *sql.Tx, id string, raw []byte, parsed *mime.Message) error {
-	return s.addBlobRefs(ctx, tx, id, raw, parsed, 1)
+// content is what the first reference to a blob writes beside its bytes: the
+// lower-cased search text and header fields. It is made before the write lock is
+// taken, so concurrent deliveries do this work in parallel, not in the one writer.
+//
+// A long text (more than the index takes, see longText) that ends with a copy of the
+// message's own bytes (mime.TextTail) is not stored twice where SQL can read the
+// blob: text then holds what comes before, and search matches the tail in the blob.
+type content struct {
+	id      string
+	raw     []byte
+	text    string // parsed.Text, lower-cased, or the part before the tail
+	headers string // JSON array of [name, value] pairs, both lower-cased
+
+	tailStart, tailEnd int64 // the tail's bytes in raw; 0 and 0 for none
+}
+
+// newContent prepares the search rows of blob id holding raw, parsed.
+func (s *Store) newContent(id string, raw []byte, parsed *mime.Message) (content, error) {
+	c := content{id: id, raw: raw}
+	text, tail := parsed.Text, parsed.TextTail
+	if s.tails != nil && tail.End-tail.Start > longText {
+		if _, limit := s.tails.Inline(); len(raw) <= limit {
+			text, c.tailStart, c.tailEnd = text[:tail.At], tail.Start, tail.End
+		}
+	}
+	c.text = lower(text)
+	if len(parsed.Headers) == 0 {
+		return c, nil
+	}
+	pairs := make([][2]string, len(parsed.Headers))
+	for i, f := range parsed.Headers {
+		pairs[i] = [2]string{lower(f.Name), lower(f.Value)}
+	}
+	js, err := json.Marshal(pairs)
+	if err != nil {
+		return content{}, fmt.Errorf("index message headers: %w", err)
+	}
+	c.headers = string(js)
+	return c, nil
 }
 
 // addBlobRefs counts n more references to a blob inside tx. The first reference also
-// stores the search text and header values, and makes sure the file is there: a removal
-// of the last reference may have raced with the Put that found the file present, and the
-// write lock held here orders the two.
-func (s *Store) addBlobRefs(ctx context.Context, tx *sql.Tx, id string, raw []byte, parsed *mime.Message, n int) error {
+// stores the search text and header values, and makes sure the bytes are there: a
+// removal of the last reference may have raced with the Put that found the file
+// present, and the write lock held here orders the two.
+func (s *Store) addBlobRefs(ctx context.Context, tx *sql.Tx, c content, n int) error {
 	var refs int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO blobs (id, size, refs) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + $3 RETURNING refs`, id, len(raw), n).Scan(&refs)
+		ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + $3 RETURNING refs`, c.id, len(c.raw), n).Scan(&refs)
 	if err != nil {
 		return fmt.Errorf("reference blob: %w", err)
 	}
 	if refs > int64(n) {
 		return nil
 	}
-	if err := s.blobs.Ensure(ctx, tx, id, raw); err != nil {
+	if err := s.blobs.Ensure(ctx, tx, c.id, c.raw); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO message_text (blob, body) VALUES ($1, $2)`, id, strings.ToLower(parsed.Text)); err != nil {
+	insert := `INSERT INTO message_text (blob, body) VALUES ($1, $2)`
+	args := []any{c.id, c.text}
+	if c.tailEnd > 0 {
+		insert = `INSERT INTO message_text (blob, body, tail_start, tail_end) VALUES ($1, $2, $3, $4)`
+		args = append(args, c.tailStart, c.tailEnd)
+	}
+	if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
 		return fmt.Errorf("index message text: %w", err)
 	}
-	return s.indexHeaders(ctx, tx, id, parsed.Headers)
+	return s.indexHeaders(ctx, tx, c)
 }
 
-// indexHeaders stores the lower-cased name and value of every header field of a blob
-// in one statement: the fields travel as one JSON array of [name, value] pairs, which
-// keeps the statement's text (and so its cached prepared form) the same for any count.
-func (s *Store) indexHeaders(ctx context.Context, tx *sql.Tx, id string, fields []mime.Field) error {
-	if len(fields) == 0 {
+// indexHeaders stores the header fields of c in one statement: they travel as one JSON
+// array, which keeps the statement's text (and so its cached prepared form) the same
+// for any count.
+func (s *Store) indexHeaders(ctx context.Context, tx *sql.Tx, c content) error {
+	if c.headers == "" {
 		return nil
-	}
-	pairs := make([][2]string, len(fields))
-	for i, f := range fields {
-		pairs[i] = [2]string{strings.ToLower(f.Name), strings.ToLower(f.Value)}
-	}
-	js, err := json.Marshal(pairs)
-	if err != nil {
-		return fmt.Errorf("index message headers: %w", err)
 	}
 	q := `INSERT INTO message_headers (blob, name, value) SELECT $1, e.value ->> 0, e.value ->> 1 FROM json_each($2) AS e`
 	if s.db.Dialect == db.Postgres {
 		q = `INSERT INTO message_headers (blob, name, value) SELECT $1, e ->> 0, e ->> 1 FROM json_array_elements($2::json) AS e`
 	}
-	if _, err := tx.ExecContext(ctx, q, id, string(js)); err != nil {
+	if _, err := tx.ExecContext(ctx, q, c.id, c.headers); err != nil {
 		return fmt.Errorf("index message headers: %w", err)
 	}
 	return nil

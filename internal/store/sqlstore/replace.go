@@ -3,12 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
-	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -16,42 +13,11 @@ import (
 // before the transaction; inside it the new blob is referenced before the old one is
 // released, so replacing an item with identical bytes never drops the shared file.
 func (s *Store) Replace(ctx context.Context, id store.MessageID, m store.NewMessage) (store.Delivered, error) {
-	if len(m.Raw) == 0 {
-		return store.Delivered{}, fmt.Errorf("%w: the message is empty", store.ErrInvalid)
-	}
-	size := int64(len(m.Raw))
-	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
-		return store.Delivered{}, fmt.Errorf("%w: %d bytes is over the limit of %d", store.ErrTooLarge, size, s.opts.MaxMessageSize)
-	}
-	flags, keywords, err := splitFlags(m.Flags)
+	in, err := s.prepare(ctx, m)
 	if err != nil {
 		return store.Delivered{}, err
 	}
-	parsed := mime.Parse(m.Raw)
-	sum, err := json.Marshal(summary{Envelope: parsed.Envelope, Root: parsed.Root})
-	if err != nil {
-		return store.Delivered{}, fmt.Errorf("encode message summary: %w", err)
-	}
-	var props string
-	if len(m.Props) > 0 {
-		b, err := json.Marshal(m.Props)
-		if err != nil {
-			return store.Delivered{}, fmt.Errorf("encode message properties: %w", err)
-		}
-		props = string(b)
-	}
-	date := m.InternalDate
-	if date.IsZero() {
-		date = s.opts.Now()
-	}
-	var sent int64
-	if t, ok := parsed.Envelope.SentDate(); ok {
-		sent = micros(t)
-	}
-	blobID, err := s.blobs.Put(ctx, m.Raw)
-	if err != nil {
-		return store.Delivered{}, err
-	}
+	size, flags := in.size, in.flags
 
 	var out store.Delivered
 	err = s.db.Locked(ctx, func(runTx func(func(*sql.Tx) error) error) error {
@@ -93,7 +59,7 @@ func (s *Store) Replace(ctx context.Context, id store.MessageID, m store.NewMess
 			if err != nil {
 				return err
 			}
-			if err := s.addBlobRef(ctx, tx, blobID, m.Raw, parsed); err != nil {
+			if err := s.addBlobRefs(ctx, tx, in.content, 1); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = $1`, id); err != nil {
@@ -109,13 +75,9 @@ func (s *Store) Replace(ctx context.Context, id store.MessageID, m store.NewMess
 			if err := tx.QueryRowContext(ctx, `UPDATE folders SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1`, folder).Scan(&uid); err != nil {
 				return fmt.Errorf("allocate uid in folder %d: %w", folder, err)
 			}
-			var nid store.MessageID
-			err = tx.QueryRowContext(ctx, `INSERT INTO messages (account, folder, uid, modseq, flags, keywords, size, internal_date, sent_date, blob, message_id, summary, props)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-				account, folder, uid, mod, flags, keywords, size, micros(date), sent, blobID,
-				strings.TrimSpace(parsed.Envelope.MessageID), string(sum), props).Scan(&nid)
+			nid, err := in.insert(ctx, tx, account, folder, uid, mod)
 			if err != nil {
-				return fmt.Errorf("add replacement of message %d: %w", id, err)
+				return fmt.Errorf("replacement of message %d: %w", id, err)
 			}
 			if err := logChange(ctx, tx, account, store.Change{ModSeq: mod, Kind: store.ChangeAdded, Folder: folder, Message: nid, UID: uid}); err != nil {
 				return err
@@ -133,8 +95,8 @@ func (s *Store) Replace(ctx context.Context, id store.MessageID, m store.NewMess
 		if err != nil {
 			// As in Deliver: the bytes written for nothing go, unless another message has them.
 			var n int
-			if qerr := s.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE id = $1`, blobID).Scan(&n); qerr == nil && n == 0 {
-				s.removeBlobs([]string{blobID})
+			if qerr := s.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE id = $1`, in.content.id).Scan(&n); qerr == nil && n == 0 {
+				s.removeBlobs([]string{in.content.id})
 			}
 			return err
 		}

@@ -14,6 +14,9 @@ import (
 // the header values and the trigram index of the text: no blob is read.
 func (s *Store) Search(ctx context.Context, folder store.FolderID, c *store.Criteria) ([]store.UID, error) {
 	q := &query{args: []any{folder}, dialect: s.db.Dialect}
+	if s.tails != nil {
+		q.tailKey, _ = s.tails.Inline()
+	}
 	cond := "1 = 1"
 	if c != nil {
 		cond = q.criteria(c)
@@ -43,6 +46,7 @@ type headerWant struct{ name, value string }
 type query struct {
 	args    []any
 	dialect db.Dialect
+	tailKey string // blob_data key prefix of text tails (texttail.go); "" for none
 }
 
 func (q *query) arg(v any) string {
@@ -73,18 +77,19 @@ func (q *query) body(s string) string {
 	if q.dialect == db.SQLite && utf8.RuneCountInString(s) >= 3 {
 		phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 		// The index holds the texts of up to 16 KiB (migrations 0002 and 0003); longer
-		// texts and texts not indexed yet are searched whole with LIKE. Its hits count only
-		// for texts marked indexed: the entries of a removed text stay until the indexer
-		// deletes them, and SQLite may have given its rowid to a new text (migration 0003).
+		// texts, texts with a tail (texttail.go) and texts not indexed yet are searched
+		// whole with LIKE. Its hits count only for texts marked indexed: the entries of
+		// a removed text stay until the indexer deletes them, and SQLite may have given
+		// its rowid to a new text (migration 0003).
 		return `(m.blob IN (SELECT t.blob FROM message_text t WHERE t.indexed AND t.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ` + q.arg(phrase) + `))` +
-			` OR EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND (t.long OR NOT t.indexed) AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\'))`
+			` OR EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND (t.long OR t.tail_end > 0 OR NOT t.indexed) AND ` + q.bodyLike(s) + `))`
 	}
 	if q.dialect == db.Postgres && utf8.RuneCountInString(s) >= 3 {
 		return `m.blob IN (SELECT t.blob FROM message_text t WHERE t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
 	}
 	// No index serves the pattern: read only this folder's texts (correlated), not every
 	// text of every account.
-	return `EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND t.body LIKE ` + q.arg(likeContains(s)) + ` ESCAPE '\')`
+	return `EXISTS (SELECT 1 FROM message_text t WHERE t.blob = m.blob AND ` + q.bodyLike(s) + `)`
 }
 
 func (q *query) criteria(c *store.Criteria) string {

@@ -51,6 +51,10 @@ type Store struct {
 	// indexWake nudges the SQLite text indexer after a delivery.
 	indexWake chan struct{}
 
+	// tails is where search reads text tails from, when the blob area keeps blobs in
+	// the database (see content).
+	tails inlineArea
+
 	stop context.CancelFunc
 	done sync.WaitGroup
 }
@@ -78,6 +82,9 @@ func New(ctx context.Context, d *db.DB, blobs blob.Area, opts Options) (*Store, 
 		opts.Now = time.Now
 	}
 	s := &Store{db: d, blobs: blobs, opts: opts, hub: newHub(), indexWake: make(chan struct{}, 1)}
+	if in, ok := blobs.(inlineArea); ok && d.Dialect == db.SQLite {
+		s.tails = in
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.done.Add(1)
