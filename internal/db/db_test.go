@@ -106,10 +106,11 @@ func TestWriteTxRollsBack(t *testing.T) {
 	}
 	var mode string
 	d.Read().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
-	var sync int
+	var sync, temp int
 	d.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync)
-	if mode != "wal" || sync != 2 {
-		t.Fatalf("journal_mode %s synchronous %d, want wal and 2 (FULL)", mode, sync)
+	d.write.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp)
+	if mode != "wal" || sync != 2 || temp != 2 {
+		t.Fatalf("journal_mode %s synchronous %d temp_store %d, want wal, 2 (FULL) and 2 (MEMORY)", mode, sync, temp)
 	}
 }
 
