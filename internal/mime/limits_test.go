@@ -36,8 +36,8 @@ func TestHeaderQuirks(t *testing.T) {
 	if r := m.Root; r.Type != "text" || r.Subtype != "plain" || r.Params["charset"] != "us-ascii" || r.Encoding != "base64" {
 		t.Errorf("root = %s/%s %v %q", r.Type, r.Subtype, r.Params, r.Encoding)
 	}
-	if !strings.HasSuffix(m.Text, "\nhi") {
-		t.Errorf("Text = %q", m.Text)
+	if text := m.FullText([]byte(raw)); !strings.HasSuffix(text, "\nhi") {
+		t.Errorf("FullText = %q", text)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestTextCap(t *testing.T) {
 	body := strings.Repeat("é", MaxText)
 	raw := []byte("Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body)
 	m := Parse(raw)
-	if len(m.Text) > MaxText || len(m.Text) < MaxText-3 || !utf8.ValidString(m.Text) {
-		t.Errorf("Text is %d bytes, valid UTF-8 %v", len(m.Text), utf8.ValidString(m.Text))
+	if text := m.FullText(raw); len(text) > MaxText || len(text) < MaxText-3 || !utf8.ValidString(text) {
+		t.Errorf("the text is %d bytes, valid UTF-8 %v", len(text), utf8.ValidString(text))
 	}
 }

@@ -1,5 +1,7 @@
 package mime
 
+import "strings"
+
 // MaxText caps Message.Text in bytes, so a huge message cannot bloat the search index.
 const MaxText = 1 << 20
 
@@ -22,10 +24,12 @@ type Message struct {
 	// by newlines, capped at MaxText bytes (cut on a rune boundary). It is filled only on
 	// the Message that Parse returns; the text of encapsulated messages is part of it.
 	Text string `json:"-"`
-	// TextTail, when End > Start, says that Text ends with the text of a text/plain
-	// part that is a copy of the raw bytes raw[Start:End]: ASCII, with CR and LF only in
-	// CRLF pairs, each of which is one LF in Text[At:]. Search can read that part of
-	// the text from the message itself instead of keeping a second copy.
+	// TextTail, when End > Start, says that the text goes on past Text (which then
+	// ends with the newline before it, unless empty) with the body of a text/plain part
+	// that is a copy of the raw bytes raw[Start:End]: ASCII, with CR and LF only in CRLF
+	// pairs, each of which is one LF in the text. Parse leaves those bytes out of Text,
+	// so that search can read them from the message itself instead of keeping a second
+	// copy; FullText puts them in.
 	TextTail TextTail `json:"-"`
 	// Headers lists the top-level header fields in order: Name as written, Value
 	// unfolded and RFC 2047-decoded to UTF-8, for header search. It is filled only on
@@ -33,10 +37,18 @@ type Message struct {
 	Headers []Field `json:"-"`
 }
 
-// TextTail locates the end of Message.Text in the raw message (see Message.TextTail).
+// TextTail locates the end of the search text in the raw message (see Message.TextTail).
 type TextTail struct {
-	Start, End int64 // the bytes of the raw message
-	At         int   // where they begin in Message.Text
+	Start, End int64
+}
+
+// FullText returns the whole search text of the message parsed from raw: Text, and the
+// tail when there is one.
+func (m *Message) FullText(raw []byte) string {
+	if m.TextTail.End <= m.TextTail.Start {
+		return m.Text
+	}
+	return m.Text + strings.ReplaceAll(string(raw[m.TextTail.Start:m.TextTail.End]), "\r\n", "\n")
 }
 
 // Field is one header field.

@@ -225,8 +225,8 @@ func TestParseTestdata(t *testing.T) {
 					t.Errorf("PartAt(%v) = %s/%s, want none", s, p.Type, p.Subtype)
 				}
 			}
-			if m.Text != tc.text {
-				t.Errorf("Text =\n%q\nwant\n%q", m.Text, tc.text)
+			if got := m.FullText(raw); got != tc.text {
+				t.Errorf("FullText =\n%q\nwant\n%q", got, tc.text)
 			}
 		})
 	}
@@ -349,7 +349,7 @@ func checkInvariants(t *testing.T, m *Message, raw []byte) {
 	if count > MaxParts {
 		t.Errorf("%d parts, more than MaxParts", count)
 	}
-	if len(m.Text) > MaxText {
-		t.Errorf("Text is %d bytes", len(m.Text))
+	if text := m.FullText(raw); len(text) > MaxText {
+		t.Errorf("the text is %d bytes", len(text))
 	}
 }

@@ -9,64 +9,84 @@ import (
 )
 
 // textBuf accumulates Message.Text, separating pieces with newlines and refusing
-// anything past MaxText, so callers can stop decoding once it is full. It also keeps
-// Message.TextTail.
+// anything past MaxText, so callers can stop decoding once it is full. A piece that is
+// a copy of the message's own bytes (see Message.TextTail) is not written at once: it
+// stays pending, and becomes Message.TextTail if nothing follows it.
 type textBuf struct {
-	b    strings.Builder
-	tail TextTail
+	b       strings.Builder
+	raw     []byte
+	pending TextTail // a verbatim piece not written yet
+	n       int      // its length in the text
 }
 
-func (t *textBuf) full() bool { return t.b.Len() >= MaxText }
+func (t *textBuf) len() int   { return t.b.Len() + t.n }
+func (t *textBuf) full() bool { return t.len() >= MaxText }
 
-// add appends s (valid UTF-8) as a new piece, cut on a rune boundary at MaxText. It
-// returns where the piece starts in the text and whether it went in whole; a piece
-// added after a verbatim one (see addVerbatim) ends the text's verbatim tail.
-func (t *textBuf) add(s string) (at int, whole bool) {
+// add appends s (valid UTF-8) as a new piece, cut on a rune boundary at MaxText.
+func (t *textBuf) add(s string) {
 	s = strings.TrimSpace(s)
 	if s == "" || t.full() {
-		return t.b.Len(), false
+		return
 	}
-	t.tail = TextTail{}
-	if t.b.Len() > 0 {
-		t.b.WriteByte('\n')
-	}
-	at, whole = t.b.Len(), true
+	t.flush()
+	t.separate()
 	if room := MaxText - t.b.Len(); len(s) > room {
 		for room > 0 && !utf8.RuneStart(s[room]) {
 			room--
 		}
-		s, whole = s[:room], false
+		s = s[:room]
 	}
 	t.b.WriteString(s)
-	return at, whole
 }
 
-// addVerbatim adds text, the text of p's body, and notes it as the text's tail when it
-// is a copy of the body's bytes (see Message.TextTail).
-func (t *textBuf) addVerbatim(text string, p *Part, raw []byte) {
-	at, whole := t.add(text)
-	if !whole || p.Subtype != "plain" {
+// separate writes the newline that comes before a piece other than the first.
+func (t *textBuf) separate() {
+	if t.b.Len() > 0 {
+		t.b.WriteByte('\n')
+	}
+}
+
+// flush writes the pending verbatim piece, which is no longer the text's tail.
+func (t *textBuf) flush() {
+	if t.n == 0 {
 		return
 	}
+	t.b.WriteString(strings.ReplaceAll(string(t.raw[t.pending.Start:t.pending.End]), "\r\n", "\n"))
+	t.pending, t.n = TextTail{}, 0
+}
+
+// addVerbatim adds the body of p, a text/plain part, when it reads the same in the text
+// as in the message (see verbatimSpan), as the pending piece; it reports false, adding
+// nothing, when it does not.
+func (t *textBuf) addVerbatim(p *Part) bool {
 	switch p.Encoding {
 	case "", "7bit", "8bit", "binary":
 	default:
-		return
+		return false
 	}
 	switch strings.ToLower(strings.Trim(p.Params["charset"], " \t\"'")) {
 	case "", "us-ascii", "ascii", "utf-8", "utf8":
 	default:
-		return
+		return false
 	}
-	if start, end, ok := verbatimSpan(raw, p.BodyStart, p.End); ok {
-		t.tail = TextTail{Start: start, End: end, At: at}
+	if p.BodyStart < 0 || p.BodyStart > p.End || p.End > int64(len(t.raw)) {
+		return false
 	}
+	start, end, pairs, ok := verbatimSpan(t.raw, p.BodyStart, p.End)
+	n := int(end-start) - pairs
+	if !ok || t.full() || t.len()+1+n > MaxText {
+		return false // empty, or not whole: add cuts it
+	}
+	t.flush()
+	t.separate()
+	t.pending, t.n = TextTail{Start: start, End: end}, n
+	return true
 }
 
 // verbatimSpan trims raw[start:end] as textBuf.add trims a piece and reports whether
 // what is left reads the same in the text: ASCII, with CR and LF only in CRLF pairs
-// (which the text has as LF).
-func verbatimSpan(raw []byte, start, end int64) (int64, int64, bool) {
+// (which the text has as LF), and how many such pairs it holds.
+func verbatimSpan(raw []byte, start, end int64) (int64, int64, int, bool) {
 	const space = "\t\n\v\f\r "
 	for start < end && strings.IndexByte(space, raw[start]) >= 0 {
 		start++
@@ -75,15 +95,15 @@ func verbatimSpan(raw []byte, start, end int64) (int64, int64, bool) {
 		end--
 	}
 	if start == end {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	b := raw[start:end]
 	// Pairs cannot overlap, so equal counts put every CR and every LF in one.
 	pairs := bytes.Count(b, []byte("\r\n"))
 	if !isASCII(b) || bytes.Count(b, []byte("\r")) != pairs || bytes.Count(b, []byte("\n")) != pairs {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return start, end, true
+	return start, end, pairs, true
 }
 
 // isASCII reports whether b has no byte of 0x80 or more, eight bytes at a time.
@@ -103,9 +123,9 @@ func isASCII(b []byte) bool {
 
 // messageText builds Message.Text and Message.TextTail (see their documentation).
 func messageText(m *Message, raw []byte) (string, TextTail) {
-	var t textBuf
+	t := textBuf{raw: raw}
 	addMessageText(&t, m, raw)
-	return t.b.String(), t.tail
+	return t.b.String(), t.pending
 }
 
 func addMessageText(t *textBuf, m *Message, raw []byte) {
@@ -150,6 +170,7 @@ func addPartText(t *textBuf, p *Part, raw []byte) {
 		}
 	case p.Message != nil:
 		addMessageText(t, p.Message, raw)
+	case p.Type == "text" && p.Subtype == "plain" && t.addVerbatim(p):
 	case p.Type == "text" && (p.Subtype == "plain" || p.Subtype == "html"):
 		body, err := p.DecodedBody(raw)
 		if err != nil {
@@ -157,10 +178,11 @@ func addPartText(t *textBuf, p *Part, raw []byte) {
 		}
 		text := toUTF8(p.Params["charset"], body)
 		if p.Subtype == "html" {
-			t.add(htmlToText(text))
-			return
+			text = htmlToText(text)
+		} else {
+			text = strings.ReplaceAll(text, "\r\n", "\n")
 		}
-		t.addVerbatim(strings.ReplaceAll(text, "\r\n", "\n"), p, raw)
+		t.add(text)
 	}
 }
 

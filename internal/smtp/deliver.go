@@ -25,8 +25,9 @@ import (
 	"mailroom/internal/store"
 )
 
-func (s *session) deliver(ctx context.Context, raw []byte) error {
+func (s *session) deliver(ctx context.Context, in *incoming) error {
 	tx := s.tx
+	raw := in.message()
 	msg := raw
 	policy, authField := "", ""
 	switch s.role {
@@ -58,7 +59,7 @@ func (s *session) deliver(ctx context.Context, raw []byte) error {
 	if authField != "" {
 		fields = append(fields, authField)
 	}
-	msg = prepend(msg, fields...)
+	msg = in.prepend(msg, fields...)
 
 	var placements []store.Placement
 	seen := map[int64]bool{}

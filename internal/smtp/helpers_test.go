@@ -193,7 +193,7 @@ func (e *env) openStore() {
 	if e.storeDB, err = db.OpenSQLite(ctx, filepath.Join(e.dir, "store.db")); err != nil {
 		e.t.Fatal(err)
 	}
-	b, err := blob.Open(filepath.Join(e.dir, "blobs"))
+	b, err := blob.OpenLocal(ctx, e.storeDB, filepath.Join(e.dir, "blobs"), "store", blob.DefaultInlineLimit)
 	must(e.t, err)
 	s, err := sqlstore.New(ctx, e.storeDB, b, sqlstore.Options{})
 	must(e.t, err)

@@ -254,7 +254,7 @@ func (s *session) Data(r io.Reader) error {
 	if tx == nil || len(tx.rcpts) == 0 {
 		return reply(503, 5, 5, 1, "No valid recipients")
 	}
-	raw, err := io.ReadAll(idleReader{r: r, conn: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
+	in, err := readMessage(idleReader{r: r, conn: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -268,7 +268,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	return s.deliver(ctx, raw)
+	return s.deliver(ctx, in)
 }
 
 // idleReader refreshes the read deadline before each read, so a message may take as

@@ -287,13 +287,11 @@ type content struct {
 // newContent prepares the search rows of blob id holding raw, parsed.
 func (s *Store) newContent(id string, raw []byte, parsed *mime.Message) (content, error) {
 	c := content{id: id, raw: raw}
-	text, tail := parsed.Text, parsed.TextTail
-	if s.tails != nil && tail.End-tail.Start > longText {
-		if _, limit := s.tails.Inline(); len(raw) <= limit {
-			text, c.tailStart, c.tailEnd = text[:tail.At], tail.Start, tail.End
-		}
+	if tail := parsed.TextTail; s.keepsTail(raw, tail) {
+		c.text, c.tailStart, c.tailEnd = lower(parsed.Text), tail.Start, tail.End
+	} else {
+		c.text = lower(parsed.FullText(raw))
 	}
-	c.text = lower(text)
 	if len(parsed.Headers) == 0 {
 		return c, nil
 	}

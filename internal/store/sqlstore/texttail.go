@@ -1,6 +1,10 @@
 package sqlstore
 
-import "strings"
+import (
+	"strings"
+
+	"mailroom/internal/mime"
+)
 
 // Text tails (SQLite migration 0006): see content.
 
@@ -12,6 +16,16 @@ const longText = 16 << 10
 // can read them (blob.Local).
 type inlineArea interface {
 	Inline() (keyPrefix string, limit int)
+}
+
+// keepsTail reports whether the text tail of message raw stays in the message: only
+// where SQL can read it, and only if the text is too long for the index anyway.
+func (s *Store) keepsTail(raw []byte, tail mime.TextTail) bool {
+	if s.tails == nil || tail.End-tail.Start <= longText {
+		return false
+	}
+	_, limit := s.tails.Inline()
+	return len(raw) <= limit
 }
 
 // tailMatch returns the condition, on the message_text row t, that the row's text
