@@ -576,6 +576,52 @@ func TestPIMProfileClasses(t *testing.T) {
 func TestPIMCalendarFilter(t *testing.T) {
 	e := newEnv(t)
 	c, folders := pimStart(t, e, "dev1")
+	addFilterEvents(t, e)
+	_, got := syncPIMAll(t, c, folders["8"], firstKey(t, c, folders["8"]), `<Options><FilterType>4</FilterType></Options>`)
+	var subjects []string
+	for _, app := range got {
+		subjects = append(subjects, app.ChildText(wbxml.NSCalendar, "Subject"))
+	}
+	slices.Sort(subjects)
+	if strings.Join(subjects, ",") != "next,recent,series" {
+		t.Errorf("two weeks back: %v", subjects)
+	}
+}
+
+// TestPIMGetItemEstimate counts what a Sync of a calendar would bring, with and without
+// a FilterType, and nothing once the device holds it all.
+func TestPIMGetItemEstimate(t *testing.T) {
+	e := newEnv(t)
+	c, folders := pimStart(t, e, "dev1")
+	addFilterEvents(t, e)
+	cal := folders["8"]
+	estimate := func(key, options string) string {
+		t.Helper()
+		r := c.do("GetItemEstimate", `<GetItemEstimate xmlns="GetItemEstimate:" xmlns:airsync="AirSync:"><Collections><Collection>`+
+			`<airsync:SyncKey>`+key+`</airsync:SyncKey><CollectionId>`+cal+`</CollectionId>`+options+`</Collection></Collections></GetItemEstimate>`)
+		resp := r.Child(wbxml.NSGetItemEstimate, "Response")
+		if s := resp.ChildText(wbxml.NSGetItemEstimate, "Status"); s != "1" {
+			t.Fatalf("GetItemEstimate status %s: %s", s, r.XML())
+		}
+		return resp.Child(wbxml.NSGetItemEstimate, "Collection").ChildText(wbxml.NSGetItemEstimate, "Estimate")
+	}
+	key := firstKey(t, c, cal)
+	if got := estimate(key, `<airsync:Options><airsync:FilterType>4</airsync:FilterType></airsync:Options>`); got != "3" {
+		t.Errorf("estimate with two weeks back = %s, want 3", got)
+	}
+	if got := estimate(key, ""); got != "4" {
+		t.Errorf("estimate of everything = %s, want 4", got)
+	}
+	key, _ = syncPIMAll(t, c, cal, key, "")
+	if got := estimate(key, ""); got != "0" {
+		t.Errorf("estimate after a full sync = %s, want 0", got)
+	}
+}
+
+// addFilterEvents puts four events in alice's calendar: one that ended a year ago, one
+// three days ago, one next month, and a weekly series that began two years ago.
+func addFilterEvents(t *testing.T, e *env) {
+	t.Helper()
 	f := e.folder(e.alice, store.RoleCalendar)
 	now := time.Now().UTC()
 	for name, when := range map[string]string{
@@ -590,14 +636,5 @@ func TestPIMCalendarFilter(t *testing.T) {
 		must(t, err)
 		_, err = e.store.Deliver(e.ctx, obj.Item(name+".ics"), []store.Placement{{Account: f.Account, Folder: f.ID}})
 		must(t, err)
-	}
-	_, got := syncPIMAll(t, c, folders["8"], firstKey(t, c, folders["8"]), `<Options><FilterType>4</FilterType></Options>`)
-	var subjects []string
-	for _, app := range got {
-		subjects = append(subjects, app.ChildText(wbxml.NSCalendar, "Subject"))
-	}
-	slices.Sort(subjects)
-	if strings.Join(subjects, ",") != "next,recent,series" {
-		t.Errorf("two weeks back: %v", subjects)
 	}
 }

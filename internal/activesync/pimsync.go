@@ -276,6 +276,19 @@ func diffPIM(cur map[uint64]store.MessageInfo, held pimHeld, window int, after i
 	return d
 }
 
+// endedBefore is diffPIM's after for a folder of role synced with filterType: for a
+// calendar, the start of the window, since events that ended before it ([MS-ASCMD]
+// 2.2.3.73.2) are not sent; 0 (no limit) otherwise.
+func (s *Server) endedBefore(role store.Role, filterType int) int64 {
+	if role != store.RoleCalendar {
+		return 0
+	}
+	if start := windowStart(filterType, s.now()); !start.IsZero() {
+		return start.Unix()
+	}
+	return 0
+}
+
 // pimOptions returns the collection's options, as syncOptions does for mail: those of
 // the request (an Options of the folder's class or of none), which are remembered, or
 // those last sent.
@@ -385,15 +398,7 @@ func (s *Server) syncPIM(ctx context.Context, r *request, c *wbxml.Element, fold
 					return syncResult{}, err
 				}
 			}
-			var after int64
-			if role == store.RoleCalendar {
-				// FilterType of a calendar: events that ended before the window
-				// ([MS-ASCMD] 2.2.3.73.2) are not sent.
-				if start := windowStart(opts.FilterType, s.now()); !start.IsZero() {
-					after = start.Unix()
-				}
-			}
-			d := diffPIM(cur, held, window, after)
+			d := diffPIM(cur, held, window, s.endedBefore(role, opts.FilterType))
 			more = d.more
 			if commands, err = s.renderPIMChanges(ctx, r, folder.ID, role, d, cur, held, opts); err != nil {
 				return syncResult{}, err
