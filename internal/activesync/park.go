@@ -8,13 +8,16 @@ package activesync
 // connection back to the same http.Server (Config.Resume), which serves the device's
 // next request on it as usual.
 //
-// A parked Ping's connection is not read while it waits: a client that goes away is
-// noticed when its answer fails to be written, at the latest when its heartbeat ends.
+// A parked Ping's connection is not read while it waits, but watched (netpark): once
+// the device sends anything, a hang-up above all, the Ping is answered at once with
+// status 1, as if its heartbeat had ended. Writing to a connection the device closed
+// fails and closes it; anything else goes back to the HTTP server as usual.
 
 import (
 	"bytes"
 	"container/heap"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,8 +25,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"mailroom/internal/netpark"
 	"mailroom/internal/store"
 	"mailroom/internal/wbxml"
 )
@@ -58,10 +63,13 @@ type parking struct {
 	s      *Server
 	resume Resumer
 	notify notifier
-	ctx    context.Context // the change log reads; ended by close
-	stop   context.CancelFunc
-	checks chan struct{}  // one per account whose change log is being read
-	busy   sync.WaitGroup // the goroutines checking and answering
+	// hangups watches the parked connections for a device going away; nil where
+	// netpark is unsupported (the heartbeat's end then notices it).
+	hangups *netpark.Watcher
+	ctx     context.Context // the change log reads; ended by close
+	stop    context.CancelFunc
+	checks  chan struct{}  // one per account whose change log is being read
+	busy    sync.WaitGroup // the goroutines checking and answering
 
 	mu       sync.Mutex
 	closed   bool
@@ -91,12 +99,19 @@ type parkedPing struct {
 	header   []byte    // the header lines the handler had set, in wire form
 	close    bool      // close the connection after the answer instead of resuming it
 	index    int       // in parking.due; -1 once taken out
+	ticket   *netpark.Ticket
 }
 
 func newParking(s *Server, resume Resumer, n notifier) *parking {
 	ctx, stop := context.WithCancel(context.Background())
-	return &parking{s: s, resume: resume, notify: n, ctx: ctx, stop: stop,
+	k := &parking{s: s, resume: resume, notify: n, ctx: ctx, stop: stop,
 		checks: make(chan struct{}, parkChecks), accounts: map[store.AccountID]*parkAccount{}}
+	var err error
+	if k.hangups, err = netpark.New(); err != nil {
+		s.log.Info("parked pings: hang-ups are noticed when the heartbeat ends", "err", err)
+		k.hangups = nil
+	}
+	return k
 }
 
 // canHijack reports whether w, or a ResponseWriter it wraps (Unwrap, as
@@ -134,7 +149,7 @@ func (k *parking) ping(ctx context.Context, w http.ResponseWriter, r *request) e
 		k.leave(a)
 		return fmt.Errorf("ping: take the connection over: %w", err)
 	}
-	k.park(&parkedPing{
+	pp := &parkedPing{
 		conn:     conn,
 		acct:     a,
 		watch:    p,
@@ -145,8 +160,46 @@ func (k *parking) ping(ctx context.Context, w http.ResponseWriter, r *request) e
 		// next request again on a new connection.
 		close: r.closeAfter || brw.Reader.Buffered() > 0,
 		index: -1,
-	}, wakes)
+	}
+	k.watchHangUp(pp)
+	k.park(pp, wakes)
 	return nil
+}
+
+// watchHangUp has netpark watch p's connection, before p is parked: a hang-up
+// noticed before then wakes nothing, and is noticed at the heartbeat's end instead.
+// The watch outlasts the heartbeat; every answer cancels it first (send).
+func (k *parking) watchHangUp(p *parkedPing) {
+	if k.hangups == nil {
+		return
+	}
+	c := p.conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return
+	}
+	t, err := k.hangups.Park(sc, p.deadline.Add(time.Minute), func() { k.hungUp(p) })
+	if err != nil {
+		return // closed: shutting down, which answers every Ping
+	}
+	p.ticket = t
+}
+
+// hungUp answers p with status 1 once its device sent something while it was parked.
+func (k *parking) hungUp(p *parkedPing) {
+	k.mu.Lock()
+	if k.closed || !k.take(p) {
+		k.mu.Unlock()
+		return
+	}
+	k.arm()
+	k.busy.Add(1) // under k.mu, so close waits for this answer
+	k.mu.Unlock()
+	defer k.busy.Done()
+	k.answer([]pingReply{{p, pingExpired, nil}})
 }
 
 // join registers a Ping of acct about to park, subscribing to the account's changes if
@@ -426,6 +479,9 @@ func (k *parking) response(r pingReply, date string) []byte {
 // unanswered). It returns the connection if it is to go back to the HTTP server, and
 // closes it otherwise (Connection: close).
 func (k *parking) send(p *parkedPing, resp []byte) net.Conn {
+	if p.ticket != nil {
+		k.hangups.Cancel(p.ticket) // before the connection is closed or read again
+	}
 	if resp == nil {
 		p.conn.Close()
 		return nil
@@ -473,6 +529,12 @@ func (k *parking) close(ctx context.Context) error {
 	k.mu.Unlock()
 	k.stop()
 	k.answer(replies)
+	if k.hangups != nil {
+		// Wakes what parked meanwhile (answered at once, as closed) and stops.
+		if err := k.hangups.Close(); err != nil {
+			k.s.log.Error("parked pings", "err", err)
+		}
+	}
 	done := make(chan struct{})
 	go func() { k.busy.Wait(); close(done) }()
 	select {

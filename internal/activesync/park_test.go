@@ -175,7 +175,8 @@ func dialTLS(t *testing.T, e *env) *tls.Conn {
 }
 
 // TestParkedPingClientGone: a device that hangs up while its Ping is parked is
-// forgotten at the next change, subscription and all.
+// forgotten at once, subscription and all, with no change and long before its
+// heartbeat ends.
 func TestParkedPingClientGone(t *testing.T) {
 	e := newParkingEnv(t)
 	c, inbox, _ := synced(t, e)
@@ -184,13 +185,13 @@ func TestParkedPingClientGone(t *testing.T) {
 	must(t, err)
 	waitParked(t, e, 1)
 	must(t, conn.Close())
-	// The first write to a closed connection may still succeed; the connection then
-	// goes back to the HTTP server, which reads its end.
-	for deadline := time.Now().Add(10 * time.Second); e.srv.parking.count() != 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); e.srv.parking.count() != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the Ping of a closed connection stays parked after a change")
+			t.Fatal("the Ping of a closed connection stays parked")
 		}
-		e.deliver(e.alice, store.RoleInbox, message("bob@example.com", "alice@example.com", "pushed", "hello"), time.Now())
+	}
+	if n := e.srv.parking.hangups.Len(); n != 0 {
+		t.Errorf("%d connections still watched", n)
 	}
 	e.srv.parking.mu.Lock()
 	accounts := len(e.srv.parking.accounts)
@@ -198,6 +199,34 @@ func TestParkedPingClientGone(t *testing.T) {
 	if accounts != 0 {
 		t.Errorf("%d accounts still watched", accounts)
 	}
+}
+
+// TestParkedPingEarlyInput: a device that sends its next request while its Ping is
+// parked (HTTP/1.1 pipelining) gets the Ping answered at once with status 1, and the
+// next request served on the same connection.
+func TestParkedPingEarlyInput(t *testing.T) {
+	e := newParkingEnv(t)
+	c, inbox, _ := synced(t, e)
+	conn := dialTLS(t, e)
+	ping := rawPing(t, c, pingXML(inbox, "300"))
+	_, err := conn.Write(ping)
+	must(t, err)
+	waitParked(t, e, 1)
+	_, err = conn.Write(ping)
+	must(t, err)
+	must(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the parked Ping: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	must(t, err)
+	el, err := wbxml.Decode(body)
+	must(t, err)
+	if status(el, wbxml.NSPing) != "1" || resp.Close {
+		t.Fatalf("first answer: HTTP %d, close %v, %s", resp.StatusCode, resp.Close, el.XML())
+	}
+	waitParked(t, e, 1) // the second Ping, read from the same connection
 }
 
 // TestParkedPingShutdown: Shutdown answers every parked Ping with status 1 and closes

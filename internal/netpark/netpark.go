@@ -3,7 +3,8 @@
 // one deadline heap; its owner is called back, on a goroutine of its own, once the
 // connection is readable or hung up, its deadline passes, or Wake is called. IMAP
 // sessions in IDLE park here, so that thousands of them hold no goroutine stack and
-// no buffer while nothing happens.
+// no buffer while nothing happens; parked ActiveSync Pings, to learn that their
+// device hung up.
 //
 // It never reads from, writes to or closes a connection: it only learns that the
 // socket has something to read. Input a connection holds above the socket (a
@@ -83,7 +84,7 @@ func New() (*Watcher, error) {
 // Park watches c until it is readable or hung up, deadline passes, or Wake; then,
 // once only, it runs wake on a new goroutine. c is usually a *net.TCPConn (for TLS,
 // the tls.Conn's NetConn). The caller must not read c, nor close it, until wake runs
-// or Wake reports it won't.
+// or Wake or Cancel reports it won't.
 func (w *Watcher) Park(c syscall.Conn, deadline time.Time, wake func()) (*Ticket, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -122,6 +123,15 @@ func (w *Watcher) Wake(t *Ticket) bool {
 		go t.wake()
 	}
 	return ok
+}
+
+// Cancel deregisters t without running its callback; it reports false when t was
+// woken already (its callback runs or has run). Either way, once Cancel returns the
+// connection is no longer registered and may be read or closed.
+func (w *Watcher) Cancel(t *Ticket) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.release(t)
 }
 
 // Len returns the number of parked connections.

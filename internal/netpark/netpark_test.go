@@ -162,3 +162,43 @@ func TestMany(t *testing.T) {
 		t.Errorf("Park after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestCancel: a cancelled connection is no longer watched and its callback never
+// runs, even when input arrives afterwards; a second Cancel, or one after the
+// wake-up, reports false.
+func TestCancel(t *testing.T) {
+	w, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	server, client := pair(t)
+	woken := make(chan struct{}, 1)
+	tk, err := w.Park(server, time.Now().Add(time.Hour), func() { woken <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Cancel(tk) || w.Len() != 0 {
+		t.Fatalf("Cancel of a parked connection: Len %d after", w.Len())
+	}
+	if w.Cancel(tk) {
+		t.Error("second Cancel = true")
+	}
+	client.Write([]byte("late input\r\n"))
+	select {
+	case <-woken:
+		t.Fatal("the callback of a cancelled connection ran")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	server2, client2 := pair(t)
+	tk2, err := w.Park(server2, time.Now().Add(time.Hour), func() { woken <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	client2.Close()
+	<-woken
+	if w.Cancel(tk2) {
+		t.Error("Cancel after the wake-up = true")
+	}
+}
