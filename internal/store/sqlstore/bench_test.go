@@ -26,17 +26,11 @@ func benchMessage(size int) []byte {
 	return []byte(b.String()[:size])
 }
 
-// benchStore opens a store on a fresh place, closed when the benchmark ends, with
-// account 1.
+// benchStore opens a store on a fresh place with account 1 (withAccount).
 func benchStore(b *testing.B) (*sqlstore.Store, *db.DB, context.Context) {
 	b.Helper()
-	s, d, _ := open(b, newPlace(b))
-	b.Cleanup(func() { s.Close(); d.Close() })
-	ctx := context.Background()
-	if _, err := s.EnsureAccount(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
-	return s, d, ctx
+	s, d := withAccount(b, newPlace(b))
+	return s, d, context.Background()
 }
 
 // numbered makes message i of a run distinct from the others (its own blob).

@@ -62,6 +62,17 @@ func open(t testing.TB, p place) (*sqlstore.Store, *db.DB, blob.Area) {
 	return s, d, b
 }
 
+// withAccount opens a store at p, closed when the test ends, with account 1.
+func withAccount(tb testing.TB, p place) (*sqlstore.Store, *db.DB) {
+	tb.Helper()
+	s, d, _ := open(tb, p)
+	tb.Cleanup(func() { s.Close(); d.Close() })
+	if _, err := s.EnsureAccount(context.Background(), 1); err != nil {
+		tb.Fatal(err)
+	}
+	return s, d
+}
+
 // tiers runs a test with SQLite keeping message bytes in the database and, again, in
 // files (every blob over the inline limit); PostgreSQL keeps them in rows either way.
 func tiers(t *testing.T, test func(t *testing.T, newPlace func(testing.TB) place)) {
@@ -205,18 +216,6 @@ func TestSearchAcrossRemovedText(t *testing.T) {
 		}
 		return got[0]
 	}
-	search := func(folder store.FolderID, want map[string][]store.UID) {
-		t.Helper()
-		for body, uids := range want {
-			got, err := s.Search(ctx, folder, &store.Criteria{Body: body})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, uids) {
-				t.Errorf("BODY %q: UIDs %v, want %v", body, got, uids)
-			}
-		}
-	}
 	textRowid := func() int64 {
 		t.Helper()
 		var id int64
@@ -228,7 +227,7 @@ func TestSearchAcrossRemovedText(t *testing.T) {
 
 	a := deliver("the word marmalade")
 	waitIndexed(t, d)
-	search(a.Folder, map[string][]store.UID{"marmalade": {a.UID}})
+	searchBody(t, s, a.Folder, map[string][]store.UID{"marmalade": {a.UID}})
 	var oldRowid int64
 	if d.Dialect == db.SQLite {
 		oldRowid = textRowid()
@@ -241,9 +240,24 @@ func TestSearchAcrossRemovedText(t *testing.T) {
 		t.Fatalf("the new text has rowid %d, not the removed one's %d: the test no longer covers reuse", textRowid(), oldRowid)
 	}
 	want := map[string][]store.UID{"marmalade": nil, "quince": {b.UID}}
-	search(b.Folder, want)
+	searchBody(t, s, b.Folder, want)
 	waitIndexed(t, d)
-	search(b.Folder, want)
+	searchBody(t, s, b.Folder, want)
+}
+
+// searchBody checks, for each string of want, the UIDs a SEARCH BODY for it finds in
+// folder.
+func searchBody(t *testing.T, s *sqlstore.Store, folder store.FolderID, want map[string][]store.UID) {
+	t.Helper()
+	for body, uids := range want {
+		got, err := s.Search(context.Background(), folder, &store.Criteria{Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, uids) {
+			t.Errorf("BODY %q: UIDs %v, want %v", body, got, uids)
+		}
+	}
 }
 
 // waitIndexed waits (at most 30 s) until the SQLite indexer has taken in every text

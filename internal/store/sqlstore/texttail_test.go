@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
@@ -16,13 +15,8 @@ import (
 // lower-cased text.
 func TestLongTextTail(t *testing.T) {
 	tiers(t, func(t *testing.T, newPlace func(testing.TB) place) {
-		s, d, _ := open(t, newPlace(t))
-		defer d.Close()
-		defer s.Close()
+		s, d := withAccount(t, newPlace(t))
 		ctx := context.Background()
-		if _, err := s.EnsureAccount(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
 		filler := strings.Repeat("Filler line of a long message.\r\n", 700)
 		msgs := []string{
 			"Subject: Quarterly Figures\r\nFrom: Ann <ann@x.test>\r\n\r\n" + filler + "The Wombat Report ends here.\r\nLast line\r\n",
@@ -63,20 +57,8 @@ func TestLongTextTail(t *testing.T) {
 			"zz":                    nil,
 			"%":                     nil,
 		}
-		check := func() {
-			t.Helper()
-			for text, want := range cases {
-				got, err := s.Search(ctx, folder, &store.Criteria{Body: text})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(got, want) {
-					t.Errorf("BODY %q: UIDs %v, want %v", text, got, want)
-				}
-			}
-		}
-		check()
+		searchBody(t, s, folder, cases)
 		waitIndexed(t, d)
-		check()
+		searchBody(t, s, folder, cases)
 	})
 }
