@@ -36,9 +36,10 @@ func (e *unknownCTEError) Error() string {
 func (e *unknownCTEError) Unwrap() error { return e.err }
 
 // fetchNeeds says what the caller must load for these items: the full stored Message
-// (ENVELOPE, BODYSTRUCTURE, BODY, sections), the raw bytes (any body section, RFC822*,
-// BINARY*), and whether the fetch sets \Seen (BODY[...] without PEEK, RFC822,
-// RFC822.TEXT, BINARY[...] without PEEK — RFC 9051 section 6.4.5, RFC 3516 section 4.2).
+// (ENVELOPE, BODYSTRUCTURE, BODY, sections that need part offsets), the raw bytes (any
+// body section, RFC822*, BINARY*), and whether the fetch sets \Seen (BODY[...] without
+// PEEK, RFC822, RFC822.TEXT, BINARY[...] without PEEK — RFC 9051 section 6.4.5, RFC
+// 3516 section 4.2).
 func fetchNeeds(items []imapwire.FetchItem) (needMessage, needRaw, setsSeen bool) {
 	for _, it := range items {
 		switch it.Att {
@@ -52,8 +53,7 @@ func fetchNeeds(items []imapwire.FetchItem) (needMessage, needRaw, setsSeen bool
 			needMessage, needRaw, setsSeen = true, true, true
 		case imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
 			needRaw = true
-			// The whole message is raw as it is; anything else needs the part offsets.
-			if it.Section != nil && (len(it.Section.Part) > 0 || it.Section.Specifier != "") {
+			if it.Section != nil && needsOffsets(it.Section) {
 				needMessage = true
 			}
 			if it.Att != imapwire.FetchBinarySize && !it.Peek {
@@ -245,8 +245,13 @@ func span(raw []byte, start, end int64) []byte {
 func sectionData(m *store.Message, raw []byte, s *imapwire.Section) []byte {
 	msg := &mime.Message{Envelope: m.Envelope, Root: m.Root}
 	if len(s.Part) == 0 {
-		if s.Specifier == "" {
+		switch s.Specifier {
+		case "":
 			return raw
+		case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+			// headerFields stops at the first blank line, where mime.Parse ends the
+			// message's header too (it starts at offset 0): no offsets needed.
+			return headerFields(raw, s.Fields, s.Specifier == "HEADER.FIELDS.NOT")
 		}
 		return messageSection(&msg.Root, raw, s)
 	}
@@ -264,6 +269,19 @@ func sectionData(m *store.Message, raw []byte, s *imapwire.Section) []byte {
 		return nil
 	}
 	return messageSection(&p.Message.Root, raw, s)
+}
+
+// needsOffsets reports whether sectionData needs the stored part offsets (m.Root) for
+// section s: all but the whole message and the fields of its own header do.
+func needsOffsets(s *imapwire.Section) bool {
+	if len(s.Part) > 0 {
+		return true
+	}
+	switch s.Specifier {
+	case "", "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+		return false
+	}
+	return true
 }
 
 // messageSection returns HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT or TEXT of the message

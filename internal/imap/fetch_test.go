@@ -418,6 +418,9 @@ func TestFetchNeeds(t *testing.T) {
 		{"BINARY.SIZE[1]", true, true, false},
 		{"BINARY.PEEK[]", false, true, false},
 		{"FLAGS BODY.PEEK[TEXT] BINARY[2]", true, true, true},
+		{"RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]", false, true, false},
+		{"BODY[HEADER.FIELDS.NOT (SUBJECT)]", false, true, true},
+		{"BODY.PEEK[1.HEADER.FIELDS (SUBJECT)]", true, true, false},
 	}
 	for _, tt := range tests {
 		m, r, s := fetchNeeds(parseItems(t, tt.items))
@@ -450,6 +453,45 @@ func TestFetchMimeTestdata(t *testing.T) {
 			hdr := sectionData(m, raw, s)
 			if whole := raw[p.HeaderStart:p.End]; string(hdr)+string(body) != string(whole) {
 				t.Errorf("%s BODY[%v.MIME] + BODY[%v] = %q, want %q", filepath.Base(name), path, path, string(hdr)+string(body), whole)
+			}
+		}
+	}
+}
+
+// TestHeaderFieldsWithoutOffsets checks that BODY[HEADER.FIELDS] and
+// BODY[HEADER.FIELDS.NOT] of a message's own header, which FETCH answers without the
+// stored part offsets, are what the header those offsets bound gives: the mime
+// package's sample messages and headers that end in odd ways.
+func TestHeaderFieldsWithoutOffsets(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "mime", "testdata", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample messages: %v", err)
+	}
+	raws := map[string][]byte{
+		"bare LF":             []byte("Subject: lf\nFrom: a@x\n\nbody\nSubject: not a field\n"),
+		"no body":             []byte("Subject: only\r\nFrom: a@x\r\n"),
+		"no line end":         []byte("Subject: only"),
+		"mbox From line":      []byte("From a@x Mon Jan  1 00:00:00 2026\r\nSubject: mbox\r\n\r\nbody\r\n"),
+		"CR before CRLF":      []byte("Subject: cr\r\n\r\r\nFrom: a@x\r\n\r\nbody\r\n"),
+		"folded, white space": []byte("Subject: one\r\n two\r\n \r\nFrom : a@x\r\n\r\nSubject: body\r\n"),
+		"empty":               nil,
+	}
+	for _, name := range files {
+		if raws[filepath.Base(name)], err = os.ReadFile(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, raw := range raws {
+		m := testMessage(raw, 1)
+		header := span(raw, m.Root.HeaderStart, m.Root.BodyStart)
+		for _, section := range []string{"HEADER.FIELDS (SUBJECT FROM)", "HEADER.FIELDS.NOT (SUBJECT)"} {
+			s := parseItems(t, "BODY.PEEK["+section+"]")[0].Section
+			if needsOffsets(s) {
+				t.Fatalf("BODY[%s] needs the part offsets", section)
+			}
+			got := sectionData(&store.Message{}, raw, s)
+			if want := headerFields(header, s.Fields, s.Specifier == "HEADER.FIELDS.NOT"); string(got) != string(want) {
+				t.Errorf("%s: BODY[%s] = %q, want %q", name, section, got, want)
 			}
 		}
 	}

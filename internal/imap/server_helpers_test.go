@@ -85,7 +85,8 @@ func newSrvEnv(t testing.TB, opts ...func(*Config)) *srvEnv {
 	if err := dir.Grant(ctx, "sales@example.com", "alice@example.com", directory.FullAccess); err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blob.Open(filepath.Join(tmp, "blobs"))
+	// As a served instance keeps them: up to the inline limit in the database.
+	blobs, err := blob.OpenLocal(ctx, d, filepath.Join(tmp, "blobs"), "store", blob.DefaultInlineLimit)
 	if err != nil {
 		t.Fatal(err)
 	}

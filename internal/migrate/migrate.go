@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -256,9 +257,15 @@ func compareSchemas(ctx context.Context, src, target queryer) error {
 	return nil
 }
 
+// sqliteOnlyTables are SQLite tables that only its own search reads, kept by triggers
+// from tables that are copied: message_multi_subject lists the contents with more
+// than one Subject field (store migration 0005), which PostgreSQL's search, matching
+// message_headers alone, does not need.
+var sqliteOnlyTables = []string{"message_multi_subject"}
+
 // sourceTables lists the source's tables to copy: all but SQLite's own, the migration
-// records, and full-text virtual tables with their shadow tables (PostgreSQL indexes the
-// same text with pg_trgm instead).
+// records, sqliteOnlyTables, and full-text virtual tables with their shadow tables
+// (PostgreSQL indexes the same text with pg_trgm instead).
 func sourceTables(ctx context.Context, src queryer) ([]string, error) {
 	virtual, err := strings1(ctx, src, `SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'`)
 	if err != nil {
@@ -272,6 +279,9 @@ func sourceTables(ctx context.Context, src queryer) ([]string, error) {
 	var out []string
 next:
 	for _, t := range all {
+		if slices.Contains(sqliteOnlyTables, t) {
+			continue
+		}
 		for _, v := range virtual {
 			if t == v || strings.HasPrefix(t, v+"_") {
 				continue next

@@ -38,24 +38,13 @@ func (s *Store) List(ctx context.Context, folder store.FolderID) ([]store.Messag
 
 // FolderIndex implements store.Store with three statements that the indexes of
 // migration 0004 (SQLite; 0002 on PostgreSQL) answer without reading message rows:
-// the runs of consecutive UIDs, computed by the database (a UID minus its rank is the
-// same along a run), the lowest unseen UID, and the folder's distinct keyword lists.
+// the runs of consecutive UIDs, the lowest unseen UID, and the folder's distinct
+// keyword lists.
 func (s *Store) FolderIndex(ctx context.Context, folder store.FolderID) (store.FolderIndex, error) {
 	var fi store.FolderIndex
 	q := s.db.Read()
-	rows, err := q.QueryContext(ctx, `SELECT min(uid), max(uid) FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS run FROM messages WHERE folder = $1) AS r GROUP BY run ORDER BY 1`, folder)
-	if err != nil {
-		return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r store.UIDRange
-		if err := rows.Scan(&r.First, &r.Last); err != nil {
-			return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
-		}
-		fi.UIDs = append(fi.UIDs, r)
-	}
-	if err := rows.Err(); err != nil {
+	var err error
+	if fi.UIDs, err = s.uidRuns(ctx, folder); err != nil {
 		return fi, fmt.Errorf("UIDs of folder %d: %w", folder, err)
 	}
 	// 1 is \Seen's bit, written out: the partial index matches the statement's text.
@@ -83,6 +72,41 @@ func (s *Store) FolderIndex(ctx context.Context, folder store.FolderID) (store.F
 	}
 	slices.Sort(fi.Keywords)
 	return fi, nil
+}
+
+// uidRuns returns the runs of consecutive UIDs of folder, in order. PostgreSQL computes
+// them (a UID minus its rank is the same along a run), so that only the runs cross the
+// wire. SQLite runs in this process, where its window function costs six times what
+// reading the UIDs from the (folder, uid) index and cutting them here does.
+func (s *Store) uidRuns(ctx context.Context, folder store.FolderID) ([]store.UIDRange, error) {
+	query := `SELECT uid FROM messages WHERE folder = $1 ORDER BY uid`
+	if s.db.Dialect == db.Postgres {
+		query = `SELECT min(uid), max(uid) FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS run FROM messages WHERE folder = $1) AS r GROUP BY run ORDER BY 1`
+	}
+	rows, err := s.db.Read().QueryContext(ctx, query, folder)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var runs []store.UIDRange
+	for rows.Next() {
+		var r store.UIDRange
+		if s.db.Dialect == db.Postgres {
+			err = rows.Scan(&r.First, &r.Last)
+		} else {
+			err = rows.Scan(&r.First)
+			r.Last = r.First
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n := len(runs); n > 0 && runs[n-1].Last+1 == r.First {
+			runs[n-1].Last = r.Last
+			continue
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
 }
 
 // Infos implements store.Store. It reads only the listing columns, never the summary;

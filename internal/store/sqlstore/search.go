@@ -63,10 +63,26 @@ func likeContains(s string) string {
 // header matches a header field's decoded value. The subquery is correlated so that it
 // reads only the searched folder's messages through the (blob, name) index: an
 // uncorrelated IN would compare every stored header of that name, of every account.
+// On SQLite the Subject is matched from the messages_subject index where it can be.
 func (q *query) header(name, value string) string {
-	return `EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.name = ` + q.arg(strings.ToLower(name)) +
-		` AND h.value LIKE ` + q.arg(likeContains(value)) + ` ESCAPE '\')`
+	name = strings.ToLower(name)
+	pattern := q.arg(likeContains(value))
+	fields := `EXISTS (SELECT 1 FROM message_headers h WHERE h.blob = m.blob AND h.name = ` + q.arg(name) +
+		` AND h.value LIKE ` + pattern + ` ESCAPE '\')`
+	if name != "subject" || q.dialect != db.SQLite {
+		return fields
+	}
+	// Migration 0005: the index holds the first Subject field when its raw text is its
+	// decoded value, NULL when it is not (or absent). Those, and contents with several
+	// Subject fields, are matched through message_headers as above.
+	return `CASE WHEN ` + plainSubject + ` IS NULL OR m.blob IN (SELECT blob FROM message_multi_subject) THEN ` + fields +
+		` ELSE ` + plainSubject + ` LIKE ` + pattern + ` ESCAPE '\' END`
 }
+
+// plainSubject is the expression of the messages_subject index (SQLite migration
+// 0005), word for word: SQLite reads an indexed expression from the index, rather than
+// computing it from every message row, only when the query's text is the same.
+const plainSubject = `(iif(instr(summary ->> '$.envelope.subject', '=?') OR length(summary ->> '$.envelope.subject') <> length(CAST(summary ->> '$.envelope.subject' AS BLOB)), NULL, summary ->> '$.envelope.subject'))`
 
 // body matches the decoded text, lower-cased like the stored text. On SQLite three
 // characters or more use the FTS5 trigram table; its tokenizer cannot match shorter
