@@ -34,6 +34,7 @@ Scenarios:
   activesync-sync      devices fully sync the Inbox, then poll it with no-change Syncs
   activesync-ping      devices hold Pings on the Inbox; time from one change to every answer
   activesync-fullsync  time a new device's full sync of the Inbox
+  dns     answer every DNS query with NXDOMAIN (a local resolver for the servers under test)
 
 Run "mailbench smtp -h" for the flags of a scenario.
 `
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runIMAPScenario(ctx, args[0], args[1:], stdout, stderr)
 	case "activesync-sync", "activesync-ping", "activesync-fullsync":
 		return runActiveSyncScenario(ctx, args[0], args[1:], stdout, stderr)
+	case "dns":
+		return runDNS(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
