@@ -155,14 +155,20 @@ func rawPing(t *testing.T, c *client, xml string) []byte {
 	t.Helper()
 	body, err := wbxml.Encode(mustParse(t, xml))
 	must(t, err)
+	return pingRequest(t, c, body)
+}
+
+// pingRequest is c's Ping request with the encoded body, in wire form.
+func pingRequest(tb testing.TB, c *client, body []byte) []byte {
+	tb.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.url("Ping"), bytes.NewReader(body))
-	must(t, err)
+	must(tb, err)
 	req.SetBasicAuth(c.login, c.password)
 	req.Header.Set("MS-ASProtocolVersion", c.version)
 	req.Header.Set("X-MS-PolicyKey", c.policyKey)
 	req.Header.Set("Content-Type", contentTypeWBXML)
 	var b bytes.Buffer
-	must(t, req.Write(&b))
+	must(tb, req.Write(&b))
 	return b.Bytes()
 }
 

@@ -1,10 +1,8 @@
 package activesync
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
-	"net/http"
 	"runtime"
 	"testing"
 	"time"
@@ -108,15 +106,7 @@ func benchHeldPing(b *testing.B, e *env) {
 	for i := range requests {
 		c := e.client(fmt.Sprintf("ping%d", i))
 		c.provision()
-		req, err := http.NewRequest(http.MethodPost, c.url("Ping"), bytes.NewReader(body))
-		must(b, err)
-		req.SetBasicAuth(c.login, c.password)
-		req.Header.Set("MS-ASProtocolVersion", c.version)
-		req.Header.Set("X-MS-PolicyKey", c.policyKey)
-		req.Header.Set("Content-Type", contentTypeWBXML)
-		var buf bytes.Buffer
-		must(b, req.Write(&buf))
-		requests[i] = buf.Bytes()
+		requests[i] = pingRequest(b, c, body)
 	}
 	addr := e.ts.Listener.Addr().String()
 	for b.Loop() {
